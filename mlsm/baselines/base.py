@@ -1,0 +1,56 @@
+"""The one small protocol every comparison method follows, and the torch wrapper for CNN peers."""
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import torch
+from torch import nn
+
+from mlsm.tiling import run_tiled
+
+__all__ = ["Method", "TorchMethod", "to_tensor", "to_array"]
+
+
+@runtime_checkable
+class Method(Protocol):
+    """An image-to-image method: float32 RGB (H, W, 3) in [0, 1] -> same shape and range."""
+
+    name: str
+
+    def __call__(self, image: np.ndarray) -> np.ndarray: ...
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) float array in [0, 1] -> (1, 3, H, W) float32 tensor."""
+    return torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
+
+
+def to_array(tensor: torch.Tensor) -> np.ndarray:
+    """(1, 3, H, W) tensor -> (H, W, 3) float32 array clipped to [0, 1]."""
+    return tensor[0].clamp(0, 1).permute(1, 2, 0).contiguous().cpu().numpy().astype(np.float32)
+
+
+class TorchMethod:
+    """Wraps an ``nn.Module`` (N, 3, H, W) -> (N, 3, H, W) as a :class:`Method`.
+
+    Any input size: the image is reflect-padded to ``multiple`` and, above ``tile`` pixels a
+    side, processed in overlapping blended tiles (bounded memory on 12+ MP photos).
+    Note that tiling changes results of methods with global statistics (IAT's colour
+    matrix, Zero-DCE++'s downscaled curve estimate); ``tile`` is large by default.
+    """
+
+    def __init__(self, name: str, module: nn.Module, multiple: int = 1, tile: int = 1024,
+                 overlap: int = 32, device: str | torch.device = "cpu"):
+        self.name = name
+        self.module = module.eval().to(device)
+        self.multiple = multiple
+        self.tile = tile
+        self.overlap = overlap
+        self.device = torch.device(device)
+
+    @torch.no_grad()
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        x = to_tensor(image).to(self.device)
+        y = run_tiled(self.module, x, tile=self.tile, overlap=self.overlap, multiple=self.multiple)
+        return to_array(y)

@@ -1,0 +1,1 @@
+"""Degradation model and data sets."""
