@@ -1,0 +1,77 @@
+"""Weights as safetensors with their metadata record (never pickle for what users download).
+
+A weight file stores the network's tensors plus string metadata: ``arch`` (the model
+family, e.g. ``enhancer``/``direct``), ``config`` (the :class:`ModelConfig` as JSON, so the
+network is rebuilt from its stored config, never guessed from tensor shapes) and free-form
+``card`` JSON (training data, degradation ranges, steps, licence, paper).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+
+from mlsm.models.configs import MapperConfig, ModelConfig, VAEConfig
+
+__all__ = ["sha256_of", "config_to_json", "config_from_json", "save_weights", "read_metadata", "load_weights"]
+
+
+def sha256_of(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def config_to_json(config: ModelConfig) -> str:
+    return json.dumps(dataclasses.asdict(config), sort_keys=True)
+
+
+def config_from_json(text: str) -> ModelConfig:
+    data = json.loads(text)
+    return ModelConfig(vae=VAEConfig(**data["vae"]), mapper=MapperConfig(**data["mapper"]))
+
+
+def save_weights(path: str | Path, module: torch.nn.Module, arch: str, config: ModelConfig,
+                 card: dict | None = None) -> Path:
+    """Write ``module``'s state dict to ``path`` atomically with the metadata record."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in module.state_dict().items()}
+    metadata = {"arch": arch, "config": config_to_json(config), "card": json.dumps(card or {}, sort_keys=True)}
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        save_file(tensors, str(temporary), metadata=metadata)
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
+def read_metadata(path: str | Path) -> dict:
+    """The metadata record of a weight file: ``arch``, ``config`` (ModelConfig), ``card`` (dict)."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+    except Exception as exc:  # safetensors raises several types for a corrupt header
+        raise ValueError(f"{path}: not a readable safetensors weight file ({exc})") from None
+    if "arch" not in metadata or "config" not in metadata:
+        raise ValueError(f"{path}: safetensors file lacks the mlsm metadata (arch, config)")
+    return {"arch": metadata["arch"], "config": config_from_json(metadata["config"]),
+            "card": json.loads(metadata.get("card", "{}"))}
+
+
+def load_weights(path: str | Path, expected_sha256: str | None = None) -> tuple[dict, dict[str, torch.Tensor]]:
+    """(metadata, tensors) from ``path``; verifies the file hash when one is given."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: weight file not found")
+    if expected_sha256 is not None and sha256_of(path) != expected_sha256:
+        raise ValueError(f"{path}: sha256 mismatch (file corrupt or replaced); expected {expected_sha256}")
+    return read_metadata(path), load_file(str(path))

@@ -1,0 +1,135 @@
+"""Model zoo: one table from a weight name (``arch.tag``) to its file, hash and card.
+
+Weight files live in the package (``mlsm/weights/``), so nothing is fetched at run time.
+A user's own checkpoint is loaded by path (``.safetensors`` written by ``mlsm train``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from mlsm.models.enhancer import DirectEnhancer, Enhancer
+from mlsm.models.weights import load_weights
+from mlsm.tiling import run_tiled
+
+__all__ = ["WeightSpec", "ZOO", "DEFAULT_MODEL", "list_models", "resolve_weights", "load_network",
+           "EnhancementModel", "load_model", "build_mlsm_method"]
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    """A released weight set: file name inside ``mlsm/weights`` and its sha256."""
+
+    name: str
+    file: str
+    sha256: str | None
+    description: str
+
+
+ZOO: dict[str, WeightSpec] = {}
+DEFAULT_MODEL = "mlsm_small.synth_dark_jpeg"
+
+ARCHS = {"enhancer": Enhancer, "direct": DirectEnhancer}
+
+
+def list_models() -> list[str]:
+    """Names of the weight sets shipped with the package."""
+    return sorted(ZOO)
+
+
+def resolve_weights(name_or_path: str | Path) -> tuple[Path, str | None]:
+    """Weight file and expected sha256 for a zoo name or a file path."""
+    text = str(name_or_path)
+    if text in ZOO:
+        spec = ZOO[text]
+        path = WEIGHTS_DIR / spec.file
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: weights of {text!r} are missing from this installation; "
+                                    "reinstall mlsm or pass a .safetensors path with --model")
+        return path, spec.sha256
+    path = Path(text).expanduser()
+    if path.is_file():
+        return path, None
+    known = ", ".join(list_models()) or "none installed"
+    raise FileNotFoundError(f"{text}: no such model name or weight file (known models: {known})")
+
+
+def load_network(name_or_path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
+    """Rebuild the network from the stored config and load its weights (strict)."""
+    path, sha = resolve_weights(name_or_path)
+    metadata, tensors = load_weights(path, expected_sha256=sha)
+    if metadata["arch"] not in ARCHS:
+        raise ValueError(f"{path}: unknown architecture {metadata['arch']!r}; known: {sorted(ARCHS)}")
+    network = ARCHS[metadata["arch"]](metadata["config"])
+    network.load_state_dict(tensors, strict=True)
+    return network.eval().to(device), metadata
+
+
+class EnhancementModel:
+    """A loaded enhancer with a friendly ``enhance`` for arrays, PIL images and tensors.
+
+    Large images are processed in overlapping tiles blended with a raised-cosine window,
+    so memory stays bounded; images up to ``tile`` pixels a side run whole.
+    """
+
+    def __init__(self, network: torch.nn.Module, metadata: dict | None = None, device: str = "cpu",
+                 tile: int = 1024, overlap: int = 128):
+        self.network = network.eval().to(device)
+        self.metadata = metadata or {}
+        self.device = torch.device(device)
+        self.tile = tile
+        self.overlap = overlap
+        self.name = "mlsm"
+
+    @torch.no_grad()
+    def enhance_tensor(self, image: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) in [0, 1] -> enhanced, same shape, clamped to [0, 1]."""
+        image = image.to(self.device, torch.float32)
+        out = run_tiled(lambda x: self.network(x)["image"], image, tile=self.tile, overlap=self.overlap,
+                        multiple=self.network.size_multiple)
+        return out.clamp(0.0, 1.0)
+
+    def enhance(self, image):
+        """Enhance a (H, W, 3) numpy array (float in [0, 1] or uint8), a PIL image or a tensor.
+
+        Returns the same type (uint8 in -> uint8 out; PIL in -> RGB PIL out).
+        """
+        if isinstance(image, torch.Tensor):
+            return self.enhance_tensor(image if image.ndim == 4 else image[None])[0 if image.ndim == 3 else slice(None)]
+        if isinstance(image, Image.Image):
+            array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+            out = self._enhance_array(array)
+            return Image.fromarray(np.round(out * 255.0).astype(np.uint8), "RGB")
+        array = np.asarray(image)
+        if array.ndim != 3 or array.shape[2] != 3:
+            raise ValueError(f"expected an (H, W, 3) RGB array, got shape {array.shape}")
+        if array.dtype == np.uint8:
+            out = self._enhance_array(array.astype(np.float32) / 255.0)
+            return np.round(out * 255.0).astype(np.uint8)
+        return self._enhance_array(array.astype(np.float32)).astype(array.dtype, copy=False)
+
+    def _enhance_array(self, array: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)[None]
+        return self.enhance_tensor(x)[0].permute(1, 2, 0).cpu().numpy()
+
+    __call__ = _enhance_array  # the baselines' Method protocol: float (H, W, 3) -> float
+
+
+def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str = "cpu", **options) -> EnhancementModel:
+    """Load a shipped model by name (see :func:`list_models`) or a ``.safetensors`` path."""
+    network, metadata = load_network(name_or_path, device)
+    return EnhancementModel(network, metadata, device=device, **options)
+
+
+def build_mlsm_method(spec: str, device: str = "cpu") -> EnhancementModel:
+    """Registry hook: "mlsm" (default model) or "mlsm:NAME_OR_PATH" -> a Method."""
+    _, _, target = spec.partition(":")
+    model = load_model(target or DEFAULT_MODEL, device=device)
+    model.name = spec
+    return model
