@@ -12,6 +12,7 @@ import sys
 # subcommand name -> module that registers it (kept in one table, imported lazily)
 COMMANDS: dict[str, str] = {
     "data": "mlsm.data.cli",
+    "train": "mlsm.train.cli",
 }
 
 

@@ -69,7 +69,8 @@ class SyntheticPairs(Dataset):
     def __len__(self) -> int:
         return self.length
 
-    def pair(self, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    def get_item(self, index: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        """The pair drawn with ``rng`` (the training loop's per-(seed, step, index) generator)."""
         photo = self.photos[int(rng.integers(0, len(self.photos)))]
         clean = random_crop_augment(photo, self.crop_size, rng)
         dark = degrade(clean, sample_params(rng, self.ranges), rng)
@@ -77,4 +78,4 @@ class SyntheticPairs(Dataset):
                 "high": torch.from_numpy(clean).permute(2, 0, 1).contiguous()}
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return self.pair(np.random.default_rng([self.seed, int(index)]))
+        return self.get_item(index, np.random.default_rng([self.seed, int(index)]))

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from mlsm.models.configs import ModelConfig
-from mlsm.models.mapper import LatentMapper
+from mlsm.models.mapper import LatentMapping
 from mlsm.models.vae import MultiLevelVAE
 from mlsm.tiling import crop_to, pad_to_multiple
 
@@ -34,30 +34,21 @@ class Enhancer(nn.Module):
     def __init__(self, config: ModelConfig | None = None):
         super().__init__()
         self.config = config = config or ModelConfig()
-        levels = config.vae.levels
-        self.mapped_levels = config.mapper.mapped_levels or levels
-        if not 1 <= self.mapped_levels <= levels:
-            raise ValueError(f"mapped_levels must be in 1..{levels}, got {self.mapped_levels}")
         self.vae_c = MultiLevelVAE(config.vae)
         self.vae_n = MultiLevelVAE(config.vae)
-        widths = config.vae.widths
-        self.mappers = nn.ModuleList(
-            LatentMapper(widths[i], None if i == levels - 1 else widths[-1], config.mapper)
-            for i in range(levels - self.mapped_levels, levels))
+        self.mapping = LatentMapping(config.vae.widths, config.mapper)
 
     @property
     def size_multiple(self) -> int:
         return self.config.size_multiple
 
+    @property
+    def mapped_levels(self) -> int:
+        return self.mapping.mapped_levels
+
     def map_latents(self, latents_c: list[torch.Tensor]) -> list[torch.Tensor]:
         """Eq. 16: l̃_n^i = M_i(l_c^i, l_c^{k-1}↑); unmapped (ablation) levels become zeros."""
-        levels = len(latents_c)
-        first = levels - self.mapped_levels
-        top = latents_c[-1]
-        mapped = [torch.zeros_like(latent) for latent in latents_c[:first]]
-        for mapper, latent in zip(self.mappers, latents_c[first:]):
-            mapped.append(mapper(latent, top))
-        return mapped
+        return self.mapping(latents_c)
 
     def forward(self, image: torch.Tensor) -> dict:
         height, width = image.shape[-2:]
@@ -79,7 +70,7 @@ class DirectEnhancer(nn.Module):
     def __init__(self, config: ModelConfig | None = None):
         super().__init__()
         self.config = config = config or ModelConfig()
-        self.network = MultiLevelVAE(config.vae)
+        self.network = MultiLevelVAE(config.vae, variational=False)
 
     @property
     def size_multiple(self) -> int:
@@ -88,7 +79,7 @@ class DirectEnhancer(nn.Module):
     def forward(self, image: torch.Tensor) -> dict:
         height, width = image.shape[-2:]
         padded = pad_to_multiple(image, self.size_multiple)
-        latents = self.network.encode(padded)["means"]
+        latents = self.network.encode(padded)["latents"]
         return {"image": crop_to(self.network.decode(latents), height, width)}
 
     @torch.no_grad()

@@ -22,7 +22,7 @@ from torch import nn
 from mlsm.models.blocks import ASPP, ChannelSpatialAttention, DeblockUNet, ResBlock, upsample2x
 from mlsm.models.configs import MapperConfig
 
-__all__ = ["LatentMapper"]
+__all__ = ["LatentMapper", "LatentMapping"]
 
 
 class LatentMapper(nn.Module):
@@ -58,3 +58,30 @@ class LatentMapper(nn.Module):
             top_up = upsample2x(self.top_projection(top_latent), size=latent.shape[-2:])
             features = features + self.deblock(latent - top_up)               # eq. 15
         return self.fuse(features)                                            # eq. 16
+
+
+class LatentMapping(nn.Module):
+    """{M_i} for all levels (eq. 16): l_c^0..l_c^{k-1} -> l̃_n^0..l̃_n^{k-1}.
+
+    Only the top ``mapped_levels`` levels have a mapper (Section IV-F ablation); the lower
+    levels' outputs are zeros, so D_N receives no skip information from them.
+    """
+
+    def __init__(self, widths: list[int], config: MapperConfig | None = None):
+        super().__init__()
+        config = config or MapperConfig()
+        levels = len(widths)
+        self.levels = levels
+        self.mapped_levels = config.mapped_levels or levels
+        if not 1 <= self.mapped_levels <= levels:
+            raise ValueError(f"mapped_levels must be in 1..{levels}, got {self.mapped_levels}")
+        self.mappers = nn.ModuleList(
+            LatentMapper(widths[i], None if i == levels - 1 else widths[-1], config)
+            for i in range(levels - self.mapped_levels, levels))
+
+    def forward(self, latents_c: list[torch.Tensor]) -> list[torch.Tensor]:
+        first = self.levels - self.mapped_levels
+        top = latents_c[-1]
+        mapped = [torch.zeros_like(latent) for latent in latents_c[:first]]
+        mapped += [mapper(latent, top) for mapper, latent in zip(self.mappers, latents_c[first:])]
+        return mapped

@@ -31,17 +31,19 @@ __all__ = ["SubEncoder", "SubDecoder", "MultiLevelVAE"]
 class SubEncoder(nn.Module):
     """E^i: (↓ stride-2 conv for i > 0) + conv/norm/ReLU layers + mean/log-variance heads."""
 
-    def __init__(self, in_channels: int, channels: int, downsample: bool, convs: int, norm: str):
+    def __init__(self, in_channels: int, channels: int, downsample: bool, convs: int, norm: str,
+                 variational: bool = True):
         super().__init__()
         layers = [ConvNormAct(in_channels, channels, stride=2 if downsample else 1, norm=norm)]
         layers += [ConvNormAct(channels, channels, norm=norm) for _ in range(convs)]
         self.body = nn.Sequential(*layers)
         self.mean = nn.Conv2d(channels, channels, 1)
-        self.logvar = nn.Conv2d(channels, channels, 1)
+        self.logvar = nn.Conv2d(channels, channels, 1) if variational else None
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         features = self.body(x)
-        return self.mean(features), self.logvar(features).clamp(-20.0, 10.0)
+        logvar = self.logvar(features).clamp(-20.0, 10.0) if self.logvar is not None else None
+        return self.mean(features), logvar
 
 
 class SubDecoder(nn.Module):
@@ -58,17 +60,23 @@ class SubDecoder(nn.Module):
 
 
 class MultiLevelVAE(nn.Module):
-    """k-level VAE of eq. 9-10; ``encode``/``decode`` are exposed for the mapping stage."""
+    """k-level VAE of eq. 9-10; ``encode``/``decode`` are exposed for the mapping stage.
 
-    def __init__(self, config: VAEConfig | None = None):
+    ``variational=False`` drops the log-variance heads: a deterministic multi-level
+    encoder-decoder of the same shape (the no-mapping ablation's network).
+    """
+
+    def __init__(self, config: VAEConfig | None = None, variational: bool = True):
         super().__init__()
         self.config = config = config or VAEConfig()
+        self.variational = variational
         unshuffled = 3 * config.input_unshuffle ** 2
         self.encoders = nn.ModuleList()
         self.decoders = nn.ModuleList()
         for level, width in enumerate(config.widths):
             in_channels = unshuffled if level == 0 else config.widths[level - 1]
-            self.encoders.append(SubEncoder(in_channels, width, level > 0, config.convs_per_level, config.norm))
+            self.encoders.append(SubEncoder(in_channels, width, level > 0, config.convs_per_level, config.norm,
+                                            variational))
             out_channels = unshuffled if level == 0 else config.widths[level - 1]
             self.decoders.append(SubDecoder(width, out_channels, config.convs_per_level, config.norm))
 
@@ -82,7 +90,8 @@ class MultiLevelVAE(nn.Module):
         means, logvars, latents = [], [], []
         for encoder in self.encoders:
             mean, logvar = encoder(x)
-            latent = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar) if self.training else mean
+            sample = self.training and logvar is not None
+            latent = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar) if sample else mean
             means.append(mean)
             logvars.append(logvar)
             latents.append(latent)

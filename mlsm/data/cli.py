@@ -1,0 +1,179 @@
+"""``mlsm data``: build and inspect fixed evaluation sets (see :mod:`mlsm.data.evalset`).
+
+    mlsm data synth SRC... DST [--qf 90 80 70 60] [--seed S] [--exposure-range 0.03 0.3]
+                               [--exposure X] [--subsampling 4:2:0|4:4:4] [--max-images N] [--overwrite]
+    mlsm data pairs ROOT DST [--layout auto|lol|lsrw|sice|rellisur] [--qf ...] [--subsampling ...]
+                             [--sice-pick darkest|first] [--max-images N] [--overwrite]
+    mlsm data info DST
+
+Exit codes: 0 done, 1 the inputs could not be read or written, 2 bad arguments. Errors are
+one line on stderr, ``mlsm: error: ...``.
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+__all__ = ["register"]
+
+_LAYOUT_CHOICES = ("auto", "lol", "lsrw", "sice", "rellisur")
+
+
+def _quality(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"JPEG quality must be an integer, got {text!r}") from None
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"JPEG quality must be in 1..100, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _error(message: object, code: int = 1) -> int:
+    print(f"mlsm: error: {' '.join(str(message).split())}", file=sys.stderr)
+    return code
+
+
+def _run(action, args: argparse.Namespace) -> int:
+    """Call ``action(args)``; expected failures become one line on stderr and exit code 1."""
+    from mlsm.data.evalset import EvalSetError
+    from mlsm.data.folders import DatasetError
+    from mlsm.io import ImageError
+
+    try:
+        return action(args)
+    except (EvalSetError, DatasetError, ImageError, OSError, ValueError) as exc:
+        return _error(exc)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--qf", type=_quality, nargs="+", default=[90, 80, 70, 60], metavar="QF",
+                        help="JPEG quality factors, one dark JPEG per image at each (default: 90 80 70 60)")
+    parser.add_argument("--subsampling", choices=("4:2:0", "4:4:4"), default="4:2:0",
+                        help="JPEG chroma subsampling (default: 4:2:0, as cameras store)")
+    parser.add_argument("--max-images", type=_positive_int, default=None, metavar="N",
+                        help="use only the first N images (sorted order)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an evaluation set already in DST")
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from mlsm.data.degrade import DegradationRanges
+    from mlsm.data.evalset import load_evalset, synthesize_evalset
+
+    if len(args.paths) < 2:
+        return _error("synth needs at least one SRC and a DST (the last path)", 2)
+    *sources, dst = args.paths
+    for source in sources:
+        if not Path(source).exists():
+            return _error(f"source {source} does not exist", 2)
+    ranges = DegradationRanges()
+    if args.exposure_range is not None:
+        low, high = args.exposure_range
+        if low > high:
+            return _error(f"--exposure-range MIN must not exceed MAX, got {low} {high}", 2)
+        ranges = DegradationRanges(exposure=(low, high))
+    command = ["mlsm", "data", "synth", *sources, dst, "--qf", *map(str, args.qf), "--seed", str(args.seed),
+               "--exposure-range", *map(str, ranges.exposure), "--subsampling", args.subsampling]
+    if args.exposure is not None:
+        command += ["--exposure", str(args.exposure)]
+    if args.max_images is not None:
+        command += ["--max-images", str(args.max_images)]
+    manifest = synthesize_evalset(sources, dst, qualities=args.qf, seed=args.seed, ranges=ranges,
+                                  exposure=args.exposure, subsampling=args.subsampling,
+                                  overwrite=args.overwrite, max_images=args.max_images,
+                                  command=shlex.join(command))
+    evalset = load_evalset(manifest.parent)
+    print(f"wrote {len(evalset)} images x QF {', '.join(map(str, evalset.qualities))} "
+          f"(seed {args.seed}) to {manifest}")
+    return 0
+
+
+def _pairs(args: argparse.Namespace) -> int:
+    from mlsm.data.evalset import load_evalset, paired_folder_evalset
+
+    if not Path(args.root).is_dir():
+        return _error(f"data-set root {args.root} is not a folder", 2)
+    command = ["mlsm", "data", "pairs", args.root, args.dst, "--layout", args.layout,
+               "--qf", *map(str, args.qf), "--subsampling", args.subsampling, "--sice-pick", args.sice_pick]
+    if args.max_images is not None:
+        command += ["--max-images", str(args.max_images)]
+    manifest = paired_folder_evalset(args.root, args.layout, args.dst, qualities=args.qf,
+                                     subsampling=args.subsampling, overwrite=args.overwrite,
+                                     max_images=args.max_images, sice_pick=args.sice_pick,
+                                     command=shlex.join(command))
+    evalset = load_evalset(manifest.parent)
+    print(f"wrote {len(evalset)} pairs ({evalset.manifest['layout']}) x QF "
+          f"{', '.join(map(str, evalset.qualities))} to {manifest}")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    from mlsm.data.evalset import load_evalset
+
+    print(load_evalset(args.dst).summary())
+    return 0
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add ``mlsm data`` and its subcommands ``synth``, ``pairs`` and ``info``."""
+    data = subparsers.add_parser(
+        "data", help="build and inspect evaluation sets of compressed dark images",
+        description="Build fixed evaluation sets (ground truth + dark JPEGs at several QFs) and inspect them.")
+    data.set_defaults(func=lambda args: (data.print_help(sys.stderr), 2)[1])
+    commands = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
+
+    synth = commands.add_parser(
+        "synth", help="synthesise compressed dark inputs from clean photos",
+        description="Darken clean photos with the mlsm degradation model (exposure, colour cast, shot and "
+                    "read noise) and store each dark image as a JPEG at every --qf.")
+    synth.add_argument("paths", nargs="+", metavar="PATH",
+                       help="SRC... DST: clean photos or folders (recursive), then the output folder")
+    synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    synth.add_argument("--exposure-range", type=_positive_float, nargs=2, metavar=("MIN", "MAX"),
+                       help="range of the exposure fraction, drawn log-uniformly (default: 0.03 0.3)")
+    synth.add_argument("--exposure", type=_positive_float, default=None,
+                       help="a fixed exposure fraction for every image (overrides --exposure-range)")
+    _add_common(synth)
+    synth.set_defaults(func=lambda args: _run(_synth, args))
+
+    pairs = commands.add_parser(
+        "pairs", help="build an evaluation set from a real paired data set (LOL, LSRW, SICE, RELLISUR)",
+        description="Use a paired folder's reference images as ground truth and store its dark images as "
+                    "JPEGs at every --qf (the paper's setting).")
+    pairs.add_argument("root", metavar="ROOT", help="root folder of the paired data set")
+    pairs.add_argument("dst", metavar="DST", help="output folder")
+    pairs.add_argument("--layout", choices=_LAYOUT_CHOICES, default="auto",
+                       help="folder layout (default: auto-detect)")
+    pairs.add_argument("--sice-pick", choices=("darkest", "first"), default="darkest",
+                       help="SICE: which exposure of a sequence is the dark input (default: darkest)")
+    _add_common(pairs)
+    pairs.set_defaults(func=lambda args: _run(_pairs, args))
+
+    info = commands.add_parser("info", help="summarise an evaluation set",
+                               description="Print the summary of an evaluation set's manifest.")
+    info.add_argument("dst", metavar="DST", help="evaluation-set folder (holding manifest.json)")
+    info.set_defaults(func=lambda args: _run(_info, args))
+    return data

@@ -1,0 +1,239 @@
+"""The training stages of the paper (Section III-C/D, Algorithms 1-2) and the direct ablation.
+
+* :class:`VAEStage` (stage 1, eq. 12-13): trains VAE_C on compressed dark images c and VAE_N
+  on normal-light images n: L1 + perceptual + LSGAN + Σ_i KL(l^i || N(0, 1)) for each.
+* :class:`MappingStage` (stage 2, eq. 18): freezes both VAEs and trains the mappers M_i:
+  Σ_i ||l̃_n^i − l_n^i||_1 + perceptual(ñ, n) + LSGAN(ñ), plus an image-domain L1 term
+  ||ñ − n||_1 through the frozen D_N (our addition, weight ``image_l1``; 0 gives eq. 18).
+* :class:`DirectStage`: the no-mapping ablation (IV-F), one encoder-decoder trained c -> n
+  with L1 + perceptual + LSGAN.
+
+Each stage follows :class:`mlsm.train.loop.TrainStage`: ``trainable_modules`` (each one an
+attribute of the stage, called through that attribute so DDP can average gradients),
+``training_step`` returning named loss parts with key ``loss``, an optional
+``discriminator_step`` for the LSGAN terms, ``validate`` (PSNR on held-out pairs) and
+``sample_images``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from mlsm.losses import (PerceptualLoss, kl_divergence, l1_loss, lsgan_discriminator_loss,
+                         lsgan_generator_loss)
+from mlsm.models.discriminator import PatchDiscriminator
+from mlsm.models.enhancer import DirectEnhancer, Enhancer
+
+__all__ = ["LossConfig", "VAEStage", "MappingStage", "DirectStage", "psnr_batch"]
+
+
+@dataclass
+class LossConfig:
+    """Weights of the loss terms (the paper sums them unweighted; see each stage).
+
+    Attributes:
+        l1: image reconstruction L1 (eq. 12-13 first term; direct ablation).
+        kl: weight of Σ_i KL(l^i || N(0, 1)) (eq. 12-13). Small: a strong prior blurs.
+        latent: weight of Σ_i ||l̃_n^i − l_n^i||_1 (eq. 18 first term).
+        image_l1: ||ñ − n||_1 through the frozen D_N in stage 2 (not in eq. 18).
+        perceptual: weight of the perceptual term; ``perceptual_backbone`` picks the network
+            ("none", "efficientnet_lite0" offline, "vgg19" with a weights file).
+        gan: weight of the LSGAN generator term; 0 disables the discriminator.
+    """
+
+    l1: float = 1.0
+    kl: float = 1e-4
+    latent: float = 1.0
+    image_l1: float = 1.0
+    perceptual: float = 0.0
+    perceptual_backbone: str = "none"
+    perceptual_weights: str | None = None
+    gan: float = 0.0
+    discriminator_width: int = 32
+
+
+def psnr_batch(prediction: torch.Tensor, target: torch.Tensor) -> float:
+    """Mean PSNR (dB, data range 1) over a batch of images clamped to [0, 1]."""
+    mse = (prediction.clamp(0, 1) - target).pow(2).flatten(1).mean(1).clamp_min(1e-10)
+    return float((10 * torch.log10(1.0 / mse)).mean())
+
+
+class _AdversarialMixin:
+    """Optional perceptual network and PatchGAN discriminator shared by the stages."""
+
+    def _setup_losses(self, losses: LossConfig):
+        self.losses = losses
+        self.perceptual = None
+        if losses.perceptual > 0 and losses.perceptual_backbone != "none":
+            self.perceptual = PerceptualLoss(losses.perceptual_backbone, weights_path=losses.perceptual_weights)
+        self.discriminator = PatchDiscriminator(width=losses.discriminator_width) if losses.gan > 0 else None
+        self._last_fake: torch.Tensor | None = None
+        self._last_real: torch.Tensor | None = None
+
+    def _image_terms(self, fake: torch.Tensor, real: torch.Tensor, prefix: str) -> dict[str, torch.Tensor]:
+        terms = {}
+        if self.perceptual is not None:
+            terms[f"{prefix}perceptual"] = self.losses.perceptual * self.perceptual(fake, real)
+        if self.discriminator is not None:
+            self.discriminator.requires_grad_(False)
+            terms[f"{prefix}gan"] = self.losses.gan * lsgan_generator_loss(self.discriminator(fake))
+            self.discriminator.requires_grad_(True)
+            self._last_fake, self._last_real = fake.detach(), real.detach()
+        return terms
+
+    def setup(self, device) -> None:
+        """Move the frozen perceptual network to the training device (the loop moves the rest)."""
+        if self.perceptual is not None:
+            self.perceptual.to(device)
+
+    def discriminator_modules(self) -> dict[str, nn.Module]:
+        return {"discriminator": self.discriminator} if self.discriminator is not None else {}
+
+    def discriminator_step(self, batch, step: int) -> dict[str, torch.Tensor] | None:
+        """LSGAN discriminator update on the last generator outputs (Mao et al. 2017)."""
+        if self.discriminator is None or self._last_fake is None:
+            return None
+        loss = lsgan_discriminator_loss(self.discriminator(self._last_real), self.discriminator(self._last_fake))
+        return {"loss": loss, "d_loss": loss.detach()}
+
+
+class VAEStage(_AdversarialMixin):
+    """Stage 1 (Algorithm 1, eq. 12-13): both multi-level VAEs reconstruct their own domain."""
+
+    def __init__(self, model: Enhancer, losses: LossConfig = LossConfig(), validation: list[dict] | None = None):
+        self.model = model
+        self.vae_c, self.vae_n = model.vae_c, model.vae_n
+        self._setup_losses(losses)
+        self.validation = validation or []
+
+    def trainable_modules(self) -> dict[str, nn.Module]:
+        return {"vae_c": self.vae_c, "vae_n": self.vae_n}
+
+    def _reconstruction(self, vae: nn.Module, image: torch.Tensor, prefix: str) -> dict[str, torch.Tensor]:
+        out = vae(image)
+        terms = {f"{prefix}l1": self.losses.l1 * l1_loss(out["image"], image),
+                 f"{prefix}kl": self.losses.kl * sum(kl_divergence(m, v) for m, v in zip(out["means"], out["logvars"]))}
+        if prefix == "n_":  # realism terms on the normal-light reconstructions
+            terms.update(self._image_terms(out["image"], image, prefix))
+        return terms
+
+    def training_step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
+        terms = {**self._reconstruction(self.vae_c, batch["low"], "c_"),
+                 **self._reconstruction(self.vae_n, batch["high"], "n_")}
+        return {"loss": sum(terms.values()), **{k: v.detach() for k, v in terms.items()}}
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        if not self.validation:
+            return {}
+        vae_c, vae_n = self.model.vae_c.eval(), self.model.vae_n.eval()
+        c_psnr = [psnr_batch(vae_c(item["low"][None])["image"], item["low"][None]) for item in self.validation]
+        n_psnr = [psnr_batch(vae_n(item["high"][None])["image"], item["high"][None]) for item in self.validation]
+        vae_c.train(), vae_n.train()
+        return {"val_c_recon_psnr": sum(c_psnr) / len(c_psnr), "val_n_recon_psnr": sum(n_psnr) / len(n_psnr)}
+
+
+class MappingStage(_AdversarialMixin):
+    """Stage 2 (Algorithm 2, eq. 18): train {M_i} with E_C, E_N and D_N frozen."""
+
+    def __init__(self, model: Enhancer, losses: LossConfig = LossConfig(), validation: list[dict] | None = None):
+        self.model = model
+        for vae in (model.vae_c, model.vae_n):
+            vae.eval()
+            vae.requires_grad_(False)
+        self.mapping = model.mapping
+        self._setup_losses(losses)
+        self.validation = validation or []
+
+    def setup(self, device) -> None:
+        self.model.vae_c.to(device), self.model.vae_n.to(device)
+        super().setup(device)
+
+    def trainable_modules(self) -> dict[str, nn.Module]:
+        return {"mapping": self.mapping}
+
+    def training_step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
+        self.model.vae_c.eval(), self.model.vae_n.eval()   # frozen: posterior means, no sampling
+        with torch.no_grad():
+            latents_c = self.model.vae_c.encode(batch["low"])["latents"]
+            latents_n = self.model.vae_n.encode(batch["high"])["latents"]
+        mapped = self.mapping(latents_c)
+        first = len(mapped) - self.model.mapped_levels
+        terms = {"latent_l1": self.losses.latent * sum(
+            l1_loss(m, n) for m, n in zip(mapped[first:], latents_n[first:]))}
+        needs_image = self.losses.image_l1 > 0 or self.perceptual is not None or self.discriminator is not None
+        if needs_image:
+            enhanced = self.model.vae_n.decode(mapped)
+            if self.losses.image_l1 > 0:
+                terms["image_l1"] = self.losses.image_l1 * l1_loss(enhanced, batch["high"])
+            terms.update(self._image_terms(enhanced, batch["high"], ""))
+        return {"loss": sum(terms.values()), **{k: v.detach() for k, v in terms.items()}}
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        return _validate_enhancement(self.model, self.validation)
+
+    @torch.no_grad()
+    def sample_images(self) -> dict[str, torch.Tensor]:
+        return _samples(self.model, self.validation)
+
+
+class DirectStage(_AdversarialMixin):
+    """No-mapping ablation (IV-F): one encoder-decoder trained from c to n directly."""
+
+    def __init__(self, model: DirectEnhancer, losses: LossConfig = LossConfig(), validation: list[dict] | None = None):
+        self.model = model
+        self.network = model.network
+        self._setup_losses(losses)
+        self.validation = validation or []
+
+    def trainable_modules(self) -> dict[str, nn.Module]:
+        return {"network": self.network}
+
+    def training_step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
+        enhanced = self.network(batch["low"])["image"]   # crops are multiples of size_multiple
+        terms = {"l1": self.losses.l1 * l1_loss(enhanced, batch["high"]),
+                 **self._image_terms(enhanced, batch["high"], "")}
+        return {"loss": sum(terms.values()), **{k: v.detach() for k, v in terms.items()}}
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        return _validate_enhancement(self.model, self.validation)
+
+    @torch.no_grad()
+    def sample_images(self) -> dict[str, torch.Tensor]:
+        return _samples(self.model, self.validation)
+
+
+def _validate_enhancement(model: nn.Module, validation: list[dict]) -> dict[str, float]:
+    """PSNR of the enhanced validation images and of the untouched input (identity)."""
+    if not validation:
+        return {}
+    was_training = model.training
+    model.eval()
+    enhanced = [psnr_batch(model(item["low"][None])["image"], item["high"][None]) for item in validation]
+    identity = [psnr_batch(item["low"][None], item["high"][None]) for item in validation]
+    model.train(was_training)
+    if isinstance(model, Enhancer):  # frozen VAEs stay in eval mode
+        model.vae_c.eval(), model.vae_n.eval()
+    mean = lambda values: sum(values) / len(values) if values else math.nan  # noqa: E731
+    return {"val_psnr": mean(enhanced), "val_identity_psnr": mean(identity)}
+
+
+def _samples(model: nn.Module, validation: list[dict], count: int = 4) -> dict[str, torch.Tensor]:
+    if not validation:
+        return {}
+    items = validation[:count]
+    was_training = model.training
+    model.eval()
+    size = min(min(item["low"].shape[-2:]) for item in items)
+    low = torch.stack([item["low"][:, :size, :size] for item in items])
+    high = torch.stack([item["high"][:, :size, :size] for item in items])
+    out = model(low)["image"].clamp(0, 1)
+    model.train(was_training)
+    if isinstance(model, Enhancer):
+        model.vae_c.eval(), model.vae_n.eval()
+    return {"low_enhanced_high": torch.cat([low, out, high], dim=-1)}
