@@ -1,6 +1,30 @@
 """mlsm: Multiple Latent Space Mapping for compressed dark image enhancement.
 
 Zeng et al., "Multiple Latent Space Mapping for Compressed Dark Image Enhancement".
-The public API is kept small: see :func:`load_model` and :func:`list_models`.
+
+>>> import mlsm
+>>> model = mlsm.load_model()              # the bundled default, CPU   # doctest: +SKIP
+>>> bright = model.enhance(dark_uint8_rgb)  # numpy, PIL or torch in -> same type out  # doctest: +SKIP
 """
 __version__ = "0.1.0"
+
+__all__ = ["__version__", "load_model", "list_models", "enhance"]
+
+
+def load_model(name_or_path=None, device: str = "cpu", **options):
+    """Load a shipped model by name (see :func:`list_models`) or a ``.safetensors`` path."""
+    from mlsm.models.zoo import DEFAULT_MODEL, load_model as _load
+
+    return _load(name_or_path or DEFAULT_MODEL, device=device, **options)
+
+
+def list_models() -> list[str]:
+    """Names of the weight sets shipped with the package."""
+    from mlsm.models.zoo import list_models as _list
+
+    return _list()
+
+
+def enhance(image, model=None, device: str = "cpu"):
+    """Enhance one image (numpy (H, W, 3), PIL or tensor) with ``model`` (default: the bundled one)."""
+    return load_model(model, device=device).enhance(image)

@@ -83,7 +83,7 @@ def train(stage_name: str, experiment, out_dir: Path, vae_weights: Path | None =
                 raise ValueError(f"{vae_weights}: lacks VAE tensors {missing[:3]}...")
             card["vae_weights"] = str(vae_weights)
             card["vae_card"] = metadata["card"]
-            stage = MappingStage(model, experiment.loss, validation)
+            stage = MappingStage(model, experiment.loss, validation, experiment.mapping.tune_decoder)
             weights_name = "model.safetensors"
         arch = "enhancer"
 

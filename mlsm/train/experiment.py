@@ -22,7 +22,7 @@ from mlsm.models.configs import ModelConfig
 from mlsm.train.loop import TrainOptions
 from mlsm.train.stages import LossConfig
 
-__all__ = ["DataConfig", "Experiment", "build_training_data", "build_validation"]
+__all__ = ["DataConfig", "MappingOptions", "Experiment", "build_training_data", "build_validation"]
 
 
 @dataclass
@@ -56,10 +56,18 @@ class DataConfig:
 
 
 @dataclass
+class MappingOptions:
+    """Stage-2 options: ``tune_decoder`` also trains D_N (our extension; the paper freezes it)."""
+
+    tune_decoder: bool = False
+
+
+@dataclass
 class Experiment:
-    """One training run: ``arch`` is "enhancer" (stages vae, map) or "direct" (ablation)."""
+    """One training run of any stage (vae, map) or of the direct ablation."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
+    mapping: MappingOptions = field(default_factory=MappingOptions)
     data: DataConfig = field(default_factory=DataConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainOptions = field(default_factory=TrainOptions)

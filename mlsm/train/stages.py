@@ -5,6 +5,8 @@
 * :class:`MappingStage` (stage 2, eq. 18): freezes both VAEs and trains the mappers M_i:
   Σ_i ||l̃_n^i − l_n^i||_1 + perceptual(ñ, n) + LSGAN(ñ), plus an image-domain L1 term
   ||ñ − n||_1 through the frozen D_N (our addition, weight ``image_l1``; 0 gives eq. 18).
+  With ``tune_decoder=True`` D_N's sub-decoders are trained too (E_C and E_N stay frozen):
+  our extension beyond the paper, which removes the VAE_N reconstruction ceiling.
 * :class:`DirectStage`: the no-mapping ablation (IV-F), one encoder-decoder trained c -> n
   with L1 + perceptual + LSGAN.
 
@@ -137,14 +139,24 @@ class VAEStage(_AdversarialMixin):
 
 
 class MappingStage(_AdversarialMixin):
-    """Stage 2 (Algorithm 2, eq. 18): train {M_i} with E_C, E_N and D_N frozen."""
+    """Stage 2 (Algorithm 2, eq. 18): train {M_i} with E_C, E_N and D_N frozen.
 
-    def __init__(self, model: Enhancer, losses: LossConfig = LossConfig(), validation: list[dict] | None = None):
+    ``tune_decoder=True`` also trains D_N (the sub-decoders of VAE_N) on the image terms.
+    """
+
+    def __init__(self, model: Enhancer, losses: LossConfig = LossConfig(), validation: list[dict] | None = None,
+                 tune_decoder: bool = False):
         self.model = model
         for vae in (model.vae_c, model.vae_n):
             vae.eval()
             vae.requires_grad_(False)
         self.mapping = model.mapping
+        self.decoder = None
+        if tune_decoder:
+            if losses.image_l1 <= 0:
+                raise ValueError("tune_decoder needs loss.image_l1 > 0 (the decoder learns from image terms)")
+            self.decoder = model.vae_n.decoders
+            self.decoder.requires_grad_(True)
         self._setup_losses(losses)
         self.validation = validation or []
 
@@ -153,7 +165,7 @@ class MappingStage(_AdversarialMixin):
         super().setup(device)
 
     def trainable_modules(self) -> dict[str, nn.Module]:
-        return {"mapping": self.mapping}
+        return {"mapping": self.mapping, **({"decoder": self.decoder} if self.decoder is not None else {})}
 
     def training_step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
         self.model.vae_c.eval(), self.model.vae_n.eval()   # frozen: posterior means, no sampling

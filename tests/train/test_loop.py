@@ -5,6 +5,7 @@ the subprocess tests train the toy stage in a separate process and kill it.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -166,7 +167,8 @@ def test_loss_decreases_and_outputs_are_written(tmp_path):
     assert train[4]["lr"] == pytest.approx(5e-3 * (60 - 49) / 30)
     val = [r for r in read_metrics(tmp_path) if r["kind"] == "val"]
     assert [r["step"] for r in val] == [30, 60] and val[1]["l1"] < val[0]["l1"]
-    assert any((tmp_path / "tb").iterdir())
+    if importlib.util.find_spec("tensorboard") is not None:
+        assert any((tmp_path / "tb").iterdir())
     assert (tmp_path / "toy_done.txt").read_text() == "60"
     final = load_checkpoint(tmp_path / "final.pt")
     assert final["step"] == 60 and final["config"] == {"name": "toy"}
