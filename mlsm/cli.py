@@ -12,7 +12,11 @@ import sys
 # subcommand name -> module that registers it (kept in one table, imported lazily)
 COMMANDS: dict[str, str] = {
     "data": "mlsm.data.cli",
+    "demo": "mlsm.app",
     "train": "mlsm.train.cli",
+    "enhance": "mlsm.enhance",
+    "export-onnx": "mlsm.export",
+    "eval": "mlsm.eval.cli",
 }
 
 

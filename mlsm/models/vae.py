@@ -39,6 +39,8 @@ class SubEncoder(nn.Module):
         self.body = nn.Sequential(*layers)
         self.mean = nn.Conv2d(channels, channels, 1)
         self.logvar = nn.Conv2d(channels, channels, 1) if variational else None
+        if self.logvar is not None:  # start with a narrow posterior (std ~0.05): sampling noise
+            nn.init.constant_(self.logvar.bias, -6.0)  # of std 1 would hide the image early on
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         features = self.body(x)
