@@ -4,8 +4,9 @@ Any network here takes (N, 3, H, W) tensors in [0, 1] of any size:
 
 * :func:`pad_to_multiple` reflect-pads the bottom/right edge so H and W are multiples of
   the network's stride product, and :func:`crop_to` takes the result back;
-* :func:`run_tiled` runs a network on overlapping tiles and blends them with a separable
-  raised-cosine (Hann) window, so peak memory is bounded by the tile size and seams vanish.
+* :func:`run_tiled` runs a network on overlapping tiles aligned to its stride grid and
+  blends them with a separable raised-cosine (Hann) window, so peak memory is bounded by
+  the tile size and seams vanish.
 
 Reflect padding needs the padded amount to be smaller than the side; tiny inputs (1xN)
 fall back to replicate padding.
@@ -43,26 +44,42 @@ def run_padded(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, mult
     return crop_to(fn(pad_to_multiple(x, multiple)), h, w)
 
 
-def _tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+def _tile_spans(length: int, tile: int, step: int, multiple: int) -> list[tuple[int, int]]:
+    """(start, size) of the tiles along one axis.
+
+    Starts are multiples of ``multiple`` (the network's stride product) and at most ``step``
+    apart; the last tile ends at ``length`` (so it may be up to ``multiple - 1`` pixels longer
+    than ``tile``). Aligned starts keep each tile on the same stride grid (and JPEG 8x8 grid)
+    as the whole image, and give the last tile the same bottom/right padding as the whole.
+    """
     if length <= tile:
-        return [0]
-    step = tile - overlap
-    count = math.ceil((length - tile) / step) + 1
-    starts = [min(i * step, length - tile) for i in range(count)]
-    return sorted(set(starts))
+        return [(0, length)]
+    last = (length - tile) // multiple * multiple
+    starts = list(range(0, last, step)) + [last]
+    return [(start, tile) for start in starts[:-1]] + [(last, length - last)]
 
 
-def _blend_window(tile_h: int, tile_w: int, overlap: int, device, dtype) -> torch.Tensor:
-    """Separable weight that ramps up over ``overlap`` pixels at each edge (never zero)."""
-    def ramp(n: int) -> torch.Tensor:
-        weight = torch.ones(n, dtype=dtype, device=device)
-        if overlap > 0 and n > 2 * overlap:
-            t = (torch.arange(overlap, dtype=dtype, device=device) + 0.5) / overlap
-            up = 0.5 - 0.5 * torch.cos(math.pi * t)
-            weight[:overlap] = up
-            weight[-overlap:] = up.flip(0)
+def _blend_ramp(size: int, overlap: int, taper_low: bool, taper_high: bool, device, dtype) -> torch.Tensor:
+    """1-D blending weight of one tile; tapered only on sides that face another tile.
+
+    On a tapered side the first ``overlap // 4`` pixels get weight 0 (they see the tile's
+    artificial border), the next ``overlap - 2 * (overlap // 4)`` rise along a raised cosine
+    (Hann) ramp, the rest weigh 1. Sides on the image border are not tapered.
+    """
+    weight = torch.ones(size, dtype=dtype, device=device)
+    margin = overlap // 4
+    ramp_length = overlap - 2 * margin
+    if ramp_length <= 0:
         return weight
-    return ramp(tile_h)[:, None] * ramp(tile_w)[None, :]
+    t = (torch.arange(ramp_length, dtype=dtype, device=device) + 0.5) / ramp_length
+    up = 0.5 - 0.5 * torch.cos(math.pi * t)
+    if taper_low:
+        weight[:margin] = 0.0
+        weight[margin:margin + ramp_length] = up
+    if taper_high:
+        weight[size - margin:] = 0.0
+        weight[size - margin - ramp_length:size - margin] = weight[size - margin - ramp_length:size - margin] * up.flip(0)
+    return weight
 
 
 @torch.no_grad()
@@ -75,11 +92,18 @@ def run_tiled(
 ) -> torch.Tensor:
     """Run ``fn`` over overlapping ``tile`` x ``tile`` windows of ``x`` and blend the outputs.
 
+    Tile starts are multiples of ``multiple``; neighbouring tiles share at least ``overlap``
+    pixels (clamped to ``tile // 4``), blended as described in :func:`_blend_ramp`. For an
+    ``fn`` whose receptive field has radius <= ``overlap // 4`` (a pointwise map, a small
+    blur) the result equals ``run_padded(fn, x, multiple)`` up to float rounding; for a deep
+    network the seams are blended away.
+
     Args:
         fn: maps (N, C, h, w) to (N, C_out, h, w) (same spatial size).
         x: input (N, C, H, W).
         tile: tile side in pixels (rounded up to ``multiple``); images that fit are run whole.
-        overlap: pixels shared by neighbouring tiles; blended with a raised-cosine ramp.
+            The last tile along an axis may be up to ``multiple - 1`` pixels longer.
+        overlap: pixels shared by neighbouring tiles.
         multiple: each tile is padded to a multiple of this before ``fn``.
 
     Returns:
@@ -89,17 +113,22 @@ def run_tiled(
     tile = int(math.ceil(tile / multiple) * multiple)
     if h <= tile and w <= tile:
         return run_padded(fn, x, multiple)
-    overlap = min(overlap, tile // 4)
+    overlap = max(0, min(overlap, tile // 4))
+    step = max(multiple, (tile - overlap) // multiple * multiple)
+    overlap = min(overlap, tile - step)
+    rows = _tile_spans(h, tile, step, multiple)
+    cols = _tile_spans(w, tile, step, multiple)
     out = None
     weight_sum = torch.zeros(1, 1, h, w, dtype=x.dtype, device=x.device)
-    for top in _tile_starts(h, tile, overlap):
-        for left in _tile_starts(w, tile, overlap):
-            patch = x[..., top:top + tile, left:left + tile]
+    for row, (top, height) in enumerate(rows):
+        row_weight = _blend_ramp(height, overlap, row > 0, row < len(rows) - 1, x.device, x.dtype)
+        for col, (left, width) in enumerate(cols):
+            col_weight = _blend_ramp(width, overlap, col > 0, col < len(cols) - 1, x.device, x.dtype)
+            patch = x[..., top:top + height, left:left + width]
             result = run_padded(fn, patch, multiple)
             if out is None:
                 out = torch.zeros(n, result.shape[1], h, w, dtype=result.dtype, device=x.device)
-            ph, pw = patch.shape[-2:]
-            window = _blend_window(ph, pw, overlap, x.device, x.dtype)
-            out[..., top:top + ph, left:left + pw] += result * window
-            weight_sum[..., top:top + ph, left:left + pw] += window
+            window = row_weight[:, None] * col_weight[None, :]
+            out[..., top:top + height, left:left + width] += result * window
+            weight_sum[..., top:top + height, left:left + width] += window
     return out / weight_sum

@@ -91,8 +91,9 @@ class EnhancementModel:
     def enhance_tensor(self, image: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) in [0, 1] -> enhanced, same shape, clamped to [0, 1]."""
         image = image.to(self.device, torch.float32)
-        out = run_tiled(lambda x: self.network(x)["image"], image, tile=self.tile, overlap=self.overlap,
-                        multiple=self.network.size_multiple)
+        # each tile is clamped before blending, as the exported ONNX graph does (mlsm.export)
+        out = run_tiled(lambda x: self.network(x)["image"].clamp(0.0, 1.0), image, tile=self.tile,
+                        overlap=self.overlap, multiple=self.network.size_multiple)
         return out.clamp(0.0, 1.0)
 
     def enhance(self, image):

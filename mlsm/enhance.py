@@ -1,0 +1,346 @@
+"""``mlsm enhance``: enhance dark, JPEG-compressed photos in batch.
+
+    mlsm enhance INPUT... -o OUT [-r] [--format png|jpg|tif|same] [--quality Q] [--suffix S]
+                 [--skip-existing | --overwrite] [--model NAME|PATH] [--backend torch|onnx]
+                 [--device auto|cpu|cuda] [--threads N] [--tile T] [--overlap O]
+
+Inputs are image files, folders (``-r`` to descend) and glob patterns, expanded here by
+:func:`mlsm.io.iter_image_files` (so quoted patterns work on every shell). Output paths:
+
+* a file ``dir/photo.jpg``         -> ``OUT/photo<suffix>.<ext>``
+* a folder ``dir`` (with ``-r``)   -> ``OUT/<path relative to dir>/photo<suffix>.<ext>``
+* a pattern ``dir/**/*.jpg``       -> relative to the pattern's fixed prefix ``dir``
+
+``<ext>`` is ``png`` (default), ``jpg``, ``tif`` or, with ``--format same``, the input's.
+16-bit inputs give 16-bit PNG/TIFF outputs. EXIF (orientation reset to 1: the pixels are
+already upright) and an RGB ICC profile are copied where the output format holds them.
+Outputs are written atomically; inputs are never overwritten, even with ``--overwrite``.
+
+One bad file never stops the batch: it prints one line ``mlsm: error: <file>: <cause>``
+on stderr and the next file goes on. The last line (stdout) is the summary
+``N enhanced, M skipped, K failed in T s``. Exit codes: 0 all written or skipped, 1 some
+inputs failed, 2 usage (bad option, no input matched, model not found).
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ModelUnavailableError", "resolve_network", "load_enhancer", "OutputJob", "plan_outputs",
+           "register", "run"]
+
+FORMATS = {"png": ".png", "jpg": ".jpg", "tif": ".tif", "same": None}
+_HIGH_BIT_DEPTH_EXTENSIONS = (".png", ".tif", ".tiff")
+
+
+class ModelUnavailableError(ValueError):
+    """The model named (or the default one) cannot be found or loaded."""
+
+
+class UsageError(ValueError):
+    """A command-line choice that cannot work (exit code 2)."""
+
+
+# --------------------------------------------------------------------------- the model
+
+
+def _model_name(model: str | None) -> str:
+    """``model``, or the default model's name when it is installed (else ModelUnavailableError)."""
+    from mlsm.models.zoo import DEFAULT_MODEL, ZOO
+
+    if model is not None:
+        return str(model)
+    if DEFAULT_MODEL not in ZOO:
+        raise ModelUnavailableError(
+            f"no model installed: the default model {DEFAULT_MODEL!r} is not part of this installation; "
+            "pass --model PATH.safetensors (a checkpoint written by `mlsm train`)")
+    return DEFAULT_MODEL
+
+
+def resolve_network(model: str | None, device: str = "cpu"):
+    """(network, metadata) for ``--model`` (None: the default model), or ModelUnavailableError."""
+    from mlsm.models.zoo import load_network
+
+    name = _model_name(model)
+    try:
+        return load_network(name, device)
+    except (FileNotFoundError, ValueError, KeyError) as exc:
+        text = " ".join(str(exc).split())
+        raise ModelUnavailableError(f"no model installed: {text}" if model is None else text) from None
+
+
+def _pick_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: CUDA is not available in this PyTorch build or machine")
+    return device
+
+
+def load_enhancer(model: str | None, backend: str | None = None, device: str = "auto", tile: int = 1024,
+                  overlap: int = 128, threads: int | None = None):
+    """The enhancer ``mlsm enhance`` uses: an EnhancementModel (torch) or an OnnxEnhancer.
+
+    ``backend`` None picks onnx for a ``.onnx`` path, torch otherwise.
+    """
+    from mlsm.models.zoo import EnhancementModel
+
+    device = _pick_device(device)
+    is_onnx_file = model is not None and str(model).lower().endswith(".onnx")
+    backend = backend or ("onnx" if is_onnx_file else "torch")
+    if backend == "onnx":
+        from mlsm.export import OnnxExportError, OnnxUnavailableError, load_onnx_model
+
+        name = _model_name(model)
+        try:
+            return load_onnx_model(name, device=device, tile=tile, overlap=overlap, threads=threads)
+        except OnnxUnavailableError as exc:
+            raise UsageError(str(exc)) from None
+        except (FileNotFoundError, ValueError, KeyError, OnnxExportError) as exc:
+            raise ModelUnavailableError(" ".join(str(exc).split())) from None
+    if is_onnx_file:
+        raise UsageError(f"{model}: an .onnx model needs --backend onnx")
+    network, metadata = resolve_network(model, device)
+    return EnhancementModel(network, metadata, device=device, tile=tile, overlap=overlap)
+
+
+# --------------------------------------------------------------------------- planning
+
+
+@dataclass
+class OutputJob:
+    """One input image and where its enhanced version goes (``error`` set: fails as planned)."""
+
+    source: Path
+    target: Path
+    error: str | None = None
+
+
+def _glob_base(pattern: str) -> Path:
+    """The leading components of ``pattern`` without wildcards (``a/b/*/x.jpg`` -> ``a/b``)."""
+    fixed = []
+    for part in Path(pattern).parts:
+        if glob.has_magic(part):
+            break
+        fixed.append(part)
+    return Path(*fixed) if fixed else Path(".")
+
+
+def _relative_name(source: Path, base: Path | None) -> Path:
+    """Path of ``source`` below ``base`` (just its name when there is no base)."""
+    if base is not None:
+        try:
+            return source.relative_to(base)
+        except ValueError:
+            pass
+    return Path(source.name)
+
+
+def _is_strictly_inside(path: Path, folder: Path) -> bool:
+    return path != folder and folder in path.parents
+
+
+def output_path(relative: Path, output_dir: Path, image_format: str, suffix: str) -> Path:
+    """``OUT/<relative folder>/<stem><suffix><ext>`` for ``--format`` ``image_format``."""
+    extension = FORMATS[image_format] or relative.suffix
+    return output_dir / relative.parent / f"{relative.stem}{suffix}{extension}"
+
+
+def plan_outputs(inputs: list[str], output_dir: Path, recursive: bool, image_format: str,
+                 suffix: str) -> tuple[list[OutputJob], list[str]]:
+    """Jobs in input order plus one error line per input argument that named nothing usable.
+
+    A file reached twice (named and inside a named folder) is done once; when two inputs
+    would write the same output the later one gets ``error`` set. An output folder nested
+    inside an input folder (``photos -r -o photos/bright``) is not read as input, so a
+    second run does not enhance the first run's outputs.
+    """
+    from mlsm.io import ImageError, iter_image_files
+
+    jobs: list[OutputJob] = []
+    errors: list[str] = []
+    seen_sources: set[Path] = set()
+    claimed: dict[Path, Path] = {}
+    output_root = output_dir.resolve()
+    for item in inputs:
+        candidate = Path(item)
+        if candidate.is_dir():
+            base = candidate
+        elif candidate.is_file():
+            base = None
+        elif glob.has_magic(item):
+            base = _glob_base(item)
+        else:
+            base = None
+        try:
+            sources = iter_image_files([item], recursive=recursive)
+        except ImageError as exc:
+            errors.append(str(exc))
+            continue
+        nested_output = base is not None and _is_strictly_inside(output_root, base.resolve())
+        for source in sources:
+            key = source.resolve()
+            if key in seen_sources or (nested_output and _is_strictly_inside(key, output_root)):
+                continue
+            seen_sources.add(key)
+            target = output_path(_relative_name(source, base), output_dir, image_format, suffix)
+            job = OutputJob(source, target)
+            owner = claimed.setdefault(target.resolve(), source)
+            if owner != source:
+                job.error = f"{source}: output {target} is also the output of {owner} (use separate runs or --suffix)"
+            jobs.append(job)
+    return jobs, errors
+
+
+# --------------------------------------------------------------------------- one file
+
+
+def _enhance_one(model, job: OutputJob, args: argparse.Namespace, protected: set[Path]) -> str:
+    """Enhance ``job``; returns "enhanced" or "skipped", raises on failure."""
+    from mlsm.io import ImageWriteError, read_image, write_image
+
+    if job.target.resolve() in protected:
+        raise ImageWriteError(job.target, f"refusing to overwrite an input file ({job.source})")
+    if job.target.exists() or job.target.is_symlink():
+        if args.skip_existing:
+            return "skipped"
+        if not args.overwrite:
+            raise ImageWriteError(job.target, "file exists (pass --overwrite to replace it or --skip-existing)")
+    image, info = read_image(job.source)
+    enhanced = model.enhance(image)
+    high_depth = info.bit_depth == 16 and job.target.suffix.lower() in _HIGH_BIT_DEPTH_EXTENSIONS
+    # ``protected`` was checked above in O(1) per file; write_image re-checks this job's own
+    # input (also through hard links). Passing every input would cost O(N) resolves per file.
+    write_image(job.target, enhanced, quality=args.quality, overwrite=args.overwrite, exif=info.exif,
+                icc_profile=info.icc_profile, bit_depth=16 if high_depth else 8, protected=(job.source,))
+    return "enhanced"
+
+
+def _failure_line(job: OutputJob, exc: BaseException) -> str:
+    """``<source>: <cause>`` on one line, whatever failed."""
+    from mlsm.io import ImageError, ImageWriteError
+
+    text = " ".join(str(exc).split())
+    if isinstance(exc, ImageError) and not isinstance(exc, ImageWriteError) and Path(exc.path) == job.source:
+        return text  # already "<source>: <cause>"
+    if isinstance(exc, ImageError):
+        return f"{job.source}: {text}"  # "<source>: <target>: <cause>"
+    return f"{job.source}: {type(exc).__name__}: {text}" if text else f"{job.source}: {type(exc).__name__}"
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
+def _quality(text: str) -> int:
+    value = _positive_int(text)
+    if value > 100:
+        raise argparse.ArgumentTypeError(f"JPEG quality must be in 1..100, got {value}")
+    return value
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "enhance", help="enhance dark JPEG photos (files, folders, glob patterns)",
+        description="Enhance dark, JPEG-compressed photos. One bad file never stops the batch. "
+                    "Exit codes: 0 all done, 1 some files failed, 2 usage error.")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or quoted glob patterns")
+    parser.add_argument("-o", "--output", required=True, type=Path, metavar="OUT", help="output folder")
+    parser.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders (and ** in patterns)")
+    parser.add_argument("--format", dest="image_format", choices=tuple(FORMATS), default="png",
+                        help="output format; 'same' keeps each input's extension (default: png)")
+    parser.add_argument("--quality", type=_quality, default=95, help="JPEG/WebP quality 1..100 (default 95)")
+    parser.add_argument("--suffix", default="", help="appended to each output stem, e.g. _enhanced")
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument("--skip-existing", action="store_true", help="leave outputs that already exist")
+    existing.add_argument("--overwrite", action="store_true", help="replace outputs that exist (never inputs)")
+    parser.add_argument("--model", default=None, metavar="NAME|PATH",
+                        help="zoo name, .safetensors or (with --backend onnx) .onnx file (default: bundled model)")
+    parser.add_argument("--backend", choices=("torch", "onnx"), default=None,
+                        help="torch (default) or onnx (onnxruntime, needs mlsm[onnx]; default for .onnx files)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: auto")
+    parser.add_argument("--threads", type=_positive_int, default=None, metavar="N", help="CPU threads")
+    parser.add_argument("--tile", type=_positive_int, default=1024, help="tile side in pixels (default 1024)")
+    parser.add_argument("--overlap", type=_non_negative_int, default=128, help="tile overlap (default 128)")
+    parser.set_defaults(func=run)
+
+
+def _error(message: object) -> None:
+    print(f"mlsm: error: {' '.join(str(message).split())}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
+    jobs, input_errors = plan_outputs(args.inputs, args.output, args.recursive, args.image_format, args.suffix)
+    for line in input_errors:
+        _error(line)
+    if not jobs:
+        _error(f"no input images found in {' '.join(args.inputs)} "
+               f"(image extensions: .jpg .jpeg .png .bmp .tif .tiff .webp{'' if args.recursive else '; -r to descend'})")
+        return 2
+
+    previous_threads = torch.get_num_threads()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        try:
+            model = load_enhancer(args.model, args.backend, args.device, args.tile, args.overlap, args.threads)
+        except (ModelUnavailableError, UsageError) as exc:
+            _error(exc)
+            return 2
+        protected = {job.source.resolve() for job in jobs}
+        counts = {"enhanced": 0, "skipped": 0, "failed": len(input_errors)}
+        start = time.perf_counter()
+        show_bar = bool(getattr(sys.stderr, "isatty", lambda: False)())
+        with tqdm(jobs, file=sys.stderr, disable=not show_bar, unit="image", desc="enhance") as bar:
+            for job in bar:
+                if job.error:  # known before running (its output collides with another's)
+                    counts["failed"] += 1
+                    _report(bar, show_bar, job.error)
+                    continue
+                try:
+                    counts[_enhance_one(model, job, args, protected)] += 1
+                except Exception as exc:  # one bad file never stops the batch (Ctrl-C still does)
+                    counts["failed"] += 1
+                    _report(bar, show_bar, _failure_line(job, exc))
+        elapsed = time.perf_counter() - start
+    finally:
+        torch.set_num_threads(previous_threads)
+    print(f"{counts['enhanced']} enhanced, {counts['skipped']} skipped, {counts['failed']} failed "
+          f"in {elapsed:.1f} s")
+    return 1 if counts["failed"] else 0
+
+
+def _report(bar, show_bar: bool, line: str) -> None:
+    text = f"mlsm: error: {' '.join(line.split())}"
+    if show_bar:
+        bar.write(text, file=sys.stderr)
+    else:
+        print(text, file=sys.stderr)
