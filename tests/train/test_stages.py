@@ -81,10 +81,13 @@ def test_direct_stage_trains_the_single_network():
     assert all(p.grad is not None for p in stage.network.parameters())
 
 
-def test_default_config_file_loads():
-    experiment = load_config(Experiment, REPO / "configs" / "mlsm_small.yaml")
-    assert experiment.model.vae.widths == [16, 32, 64]
-    assert experiment.train.batch_size == 16 and experiment.data.crop_size == 64
+@pytest.mark.parametrize("name,widths", [("mlsm_small", [16, 32, 64]), ("mlsm_paper", [64, 128, 256])])
+def test_config_files_load_and_match_the_presets(name, widths):
+    from mlsm.models.configs import PRESETS
+    experiment = load_config(Experiment, REPO / "configs" / f"{name}.yaml")
+    assert experiment.model.vae.widths == widths
+    assert experiment.model == PRESETS[name]
+    assert experiment.train.batch_size == 16 and experiment.data.crop_size == 64  # paper IV-A
 
 
 def _smoke_experiment(tmp_path, steps):
@@ -142,3 +145,13 @@ def test_smoke_training_both_stages_beats_identity(tmp_path):
     assert val["val_psnr"] > val["val_identity_psnr"] + 2.0, val
     model = read_metadata(tmp_path / "map" / "model.safetensors")
     assert model["card"]["stage"] == "map"
+
+    # --init + mapping.tune_decoder: continue from the finished model and train D_N as well
+    experiment.mapping.tune_decoder = True
+    experiment.train.steps = 10
+    result = train("map", experiment, tmp_path / "tune", init_weights=tmp_path / "map" / "model.safetensors")
+    assert result.finished
+    from safetensors.torch import load_file
+    before, after = load_file(tmp_path / "map" / "model.safetensors"), load_file(tmp_path / "tune" / "model.safetensors")
+    assert not torch.equal(before["vae_n.decoders.0.body.1.weight"], after["vae_n.decoders.0.body.1.weight"])
+    assert torch.equal(before["vae_c.encoders.0.mean.weight"], after["vae_c.encoders.0.mean.weight"])
