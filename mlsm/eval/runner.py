@@ -1,0 +1,655 @@
+"""Benchmark runner: methods x evaluation sets x JPEG qualities -> per-image records in JSON.
+
+Zeng et al. (Sec. IV-E, Tables III-IV) report the mean PSNR, SSIM and PSNR-B of each method
+on each test set at QF 90, 80, 70 and 60. :func:`run_eval` measures exactly those cells
+(plus PSNR and SSIM on Y, see :func:`mlsm.metrics.compute_metrics`) and the time per image::
+
+    for set, image, QF, method:                     (each method is built once, lazily)
+        low = read(set/qfQ/image.jpg) -> method -> round to 8 bits -> compute_metrics(., gt)
+        -> one JSON line in RUN/cells/<set>/<method>/qf<Q>.jsonl (flushed)
+    RUN/results.json  <- every record read back from the cell files + means + environment
+
+Layout of a run folder::
+
+    RUN/results.json                               what tables and plots are drawn from
+    RUN/cells/<set>/set.json                       fingerprint of the set the cells belong to
+    RUN/cells/<set>/<method>/qf<Q>.jsonl           one line per finished image (resume state)
+    RUN/sets/<name>/                               ``layout:ROOT`` sets converted once
+    RUN/images/<set>/<method>/qf<Q>/<image>.png    outputs (``save_images=True``)
+
+Choices made here:
+
+* Outputs are rounded to 8 bits before measuring, as a saved PNG would be (the paper scores
+  saved outputs); a saved image and its record therefore describe the same pixels.
+* Resume: a cell (method, set, QF, image) with a record in its ``.jsonl`` is not recomputed.
+  Records are JSON floats, which round-trip exactly, so a resumed run gives the same numbers
+  as an uninterrupted one. A record with an ``"error"`` is *retried* on the next run (the
+  cause may have been fixed); a half-written last line (killed mid-write) is dropped. If the
+  evaluation set's manifest changed since the cells were written, the run stops
+  (:class:`EvalConfigError`) instead of mixing two sets.
+* A method that raises on one image gets a record with ``"error": "Type: message"`` and no
+  metrics; the run goes on. A method that cannot be built (missing peer weights, a missing
+  mlsm checkpoint) is reported once on stderr and listed under ``"skipped"`` with the reason,
+  unless ``strict=True`` (then :class:`MethodBuildError`). An *unknown* name is a usage error
+  and is rejected before anything runs.
+* Pipelines share their common first steps on the same input (``dncnn3`` of every
+  ``dncnn3+E``, ``E`` of ``E+dncnn3`` after ``E`` alone); outputs and times are those of
+  running each pipeline alone (see :class:`_StepCache`).
+* Each method gets one untimed warm-up call on a small image after it is built, so the
+  first timed image does not carry one-off costs (allocations, kernel selection).
+
+Set sources (``sets`` entries): an evaluation-set folder holding ``manifest.json`` (made by
+``mlsm data synth`` / ``mlsm data pairs``), or ``layout:ROOT`` (``lol:/data/LOL``,
+``lsrw:...``, ``sice:...``, ``rellisur:...``, ``auto:...``) converted once with
+:func:`mlsm.data.evalset.paired_folder_evalset`. Either may be prefixed ``NAME=`` to choose
+the set's name in the tables (default: the folder name).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from mlsm.baselines.classical import validate_image
+from mlsm.baselines.pipelines import Pipeline
+from mlsm.baselines.registry import MLSM_PREFIX, PIPELINE_SEPARATOR, UnknownMethodError, build_method, list_methods
+from mlsm.data.evalset import (
+    DEFAULT_QUALITIES,
+    MANIFEST_NAME,
+    EvalSet,
+    EvalSetError,
+    load_evalset,
+    paired_folder_evalset,
+)
+from mlsm.data.folders import LAYOUTS
+from mlsm.io import read_image, to_uint8, write_image
+from mlsm.metrics import average, compute_metrics
+
+__all__ = [
+    "RESULTS_FORMAT",
+    "RESULTS_NAME",
+    "METRIC_KEYS",
+    "EvalConfigError",
+    "MethodBuildError",
+    "EvalSource",
+    "run_eval",
+    "validate_methods",
+    "resolve_sets",
+    "method_folder_name",
+    "cell_path",
+    "output_image_path",
+    "read_cell",
+    "summarize",
+    "environment",
+    "write_text_atomic",
+]
+
+RESULTS_FORMAT = "mlsm-eval/1"
+RESULTS_NAME = "results.json"
+METRIC_KEYS = ("psnr", "ssim", "psnr_b", "psnr_y", "ssim_y")
+_SET_FINGERPRINT = "set.json"
+_WARMUP_SIDE = 32
+
+
+class EvalConfigError(ValueError):
+    """A usage problem: unknown method, bad set source, a QF a set does not have, stale cells."""
+
+
+class MethodBuildError(RuntimeError):
+    """A method could not be built and the run is ``strict``."""
+
+
+@dataclass(frozen=True)
+class EvalSource:
+    """One evaluation set of a run: its table name, what the user gave, and the loaded set."""
+
+    name: str
+    spec: str
+    evalset: EvalSet
+
+
+# ----------------------------------------------------------------------------- small helpers
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def _stderr(message: str) -> None:
+    """Print a notice on stderr without breaking an active tqdm bar."""
+    from tqdm import tqdm
+
+    tqdm.write(message, file=sys.stderr)
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or "(no message)"
+    return f"{type(error).__name__}: {text}"
+
+
+def method_folder_name(method: str) -> str:
+    """A folder name for ``method``: itself if file-name safe, else a cleaned name + short hash.
+
+    ``"zero_dce+dncnn3"`` stays as is; ``"mlsm:/x/y.safetensors"`` becomes
+    ``"mlsm_x_y.safetensors-<8 hex>"`` so that two different paths never share a folder.
+
+    >>> method_folder_name("zero_dce+dncnn3")
+    'zero_dce+dncnn3'
+    >>> method_folder_name("mlsm:a/b").startswith("mlsm_a_b-")
+    True
+    """
+    cleaned = re.sub(r"[^A-Za-z0-9._+-]+", "_", method).strip("._") or "method"
+    if cleaned == method:
+        return method
+    return f"{cleaned}-{hashlib.sha1(method.encode('utf-8')).hexdigest()[:8]}"
+
+
+def cell_path(out_dir: Path, set_name: str, method: str, quality: int) -> Path:
+    """``out_dir/cells/<set>/<method folder>/qf<Q>.jsonl``."""
+    return Path(out_dir) / "cells" / set_name / method_folder_name(method) / f"qf{int(quality)}.jsonl"
+
+
+def output_image_path(out_dir: Path, set_name: str, method: str, quality: int, image: str) -> Path:
+    """``out_dir/images/<set>/<method folder>/qf<Q>/<image>.png``."""
+    return Path(out_dir) / "images" / set_name / method_folder_name(method) / f"qf{int(quality)}" / f"{image}.png"
+
+
+# ----------------------------------------------------------------------------- methods
+
+def validate_methods(methods: Sequence[str]) -> list[str]:
+    """Check every name (and every step of an ``a+b`` pipeline) is known; drop duplicates.
+
+    Known: :func:`mlsm.baselines.registry.list_methods` and ``mlsm`` / ``mlsm:<weights>``.
+    Raises :class:`EvalConfigError` listing the known names.
+    """
+    if isinstance(methods, str):
+        methods = [methods]
+    if not methods:
+        raise EvalConfigError("no methods given (pass --methods NAME... or --standard)")
+    known = list_methods()
+    known_set = set(known)
+    unique: list[str] = []
+    for name in methods:
+        name = str(name).strip()
+        steps = name.split(PIPELINE_SEPARATOR)
+        for step in steps:
+            step = step.strip()
+            if step in known_set or step == MLSM_PREFIX or step.startswith(MLSM_PREFIX + ":"):
+                continue
+            singles = [k for k in known if PIPELINE_SEPARATOR not in k]
+            raise EvalConfigError(
+                f"unknown method {step!r}" + (f" in {name!r}" if step != name else "")
+                + f"; known: {', '.join(singles)}, mlsm[:<weights or zoo tag>], and pipelines 'a+b' of these")
+        if name not in unique:
+            unique.append(name)
+    return unique
+
+
+class _MethodCache:
+    """Builds each method once, on first use; remembers the ones that cannot be built."""
+
+    def __init__(self, peers_dir, device: str, strict: bool, log: Callable[[str], None]):
+        self.peers_dir = peers_dir
+        self.device = device
+        self.strict = strict
+        self.log = log
+        self.built: dict[str, object] = {}
+        self.skipped: dict[str, str] = {}
+
+    def get(self, name: str):
+        """The method, or None when it cannot be built (reason in :attr:`skipped`)."""
+        if name in self.built:
+            return self.built[name]
+        if name in self.skipped:
+            return None
+        try:
+            method = build_method(name, peers_dir=self.peers_dir, device=self.device)
+        except UnknownMethodError as error:
+            raise EvalConfigError(str(error)) from None
+        except Exception as error:  # missing weights, bad checkpoint, ...: skip this method
+            reason = _one_line(error)
+            if self.strict:
+                raise MethodBuildError(f"method {name!r} cannot be built: {reason}") from error
+            self.skipped[name] = reason
+            self.log(f"mlsm eval: skipping method {name!r}: {reason}")
+            return None
+        try:  # untimed warm-up; a failure here shows up again (and is recorded) on real images
+            method(np.full((_WARMUP_SIDE, _WARMUP_SIDE, 3), 0.1, dtype=np.float32))
+        except Exception:
+            pass
+        self.built[name] = method
+        return method
+
+
+# ----------------------------------------------------------------------------- sets
+
+def _split_name(spec: str) -> tuple[str | None, str]:
+    name, sep, rest = spec.partition("=")
+    if sep and name and re.fullmatch(r"[A-Za-z0-9._+-]+", name):
+        return name, rest
+    return None, spec
+
+
+def _manifest_digest(evalset: EvalSet) -> str:
+    return hashlib.sha256((evalset.root / MANIFEST_NAME).read_bytes()).hexdigest()
+
+
+def _convert_paired(layout: str, root: Path, dst: Path, qualities: Sequence[int]) -> EvalSet:
+    """The eval-set copy of a paired folder in ``dst``, made once (rebuilt if it does not fit)."""
+    if (dst / MANIFEST_NAME).is_file():
+        try:
+            existing = load_evalset(dst)
+            same_source = existing.manifest.get("source") == str(root) and (
+                layout == "auto" or existing.manifest.get("layout") == layout)
+            if same_source and set(qualities) <= set(existing.qualities):
+                return existing
+        except EvalSetError:
+            pass
+    paired_folder_evalset(root, layout, dst, qualities=qualities, overwrite=True,
+                          command=f"mlsm eval (converted {layout}:{root})")
+    return load_evalset(dst)
+
+
+def resolve_sets(specs: Sequence[str | Path], out_dir: Path,
+                 qualities: Sequence[int] | None = None) -> list[EvalSource]:
+    """Load every set source (see the module docstring); paired folders are converted once.
+
+    Raises :class:`EvalConfigError` for a source that is neither, or duplicate set names;
+    :class:`~mlsm.data.evalset.EvalSetError` / ``DatasetError`` for unreadable sets.
+    """
+    if not specs:
+        raise EvalConfigError("no evaluation sets given (pass --sets PATH...)")
+    sources: list[EvalSource] = []
+    for raw in specs:
+        spec = str(raw)
+        name, body = _split_name(spec)
+        layout, sep, root_text = body.partition(":")
+        if sep and layout in (*LAYOUTS, "auto") and root_text:
+            root = Path(root_text).expanduser()
+            if not root.is_dir():
+                raise EvalConfigError(f"--sets {spec}: {root} is not a folder")
+            name = name or re.sub(r"[^A-Za-z0-9._+-]+", "_", root.resolve().name) or layout
+            evalset = _convert_paired(layout, root.resolve(), Path(out_dir) / "sets" / name,
+                                      list(qualities or DEFAULT_QUALITIES))
+        else:
+            folder = Path(body).expanduser()
+            if not (folder / MANIFEST_NAME).is_file() and not (folder.is_file() and folder.name == MANIFEST_NAME):
+                raise EvalConfigError(
+                    f"--sets {spec}: not an evaluation set (no {MANIFEST_NAME} in {folder}) and not "
+                    f"LAYOUT:ROOT with LAYOUT one of {', '.join((*LAYOUTS, 'auto'))}; make a set with "
+                    "`mlsm data synth SRC DST` or `mlsm data pairs ROOT DST`")
+            evalset = load_evalset(folder)
+            name = name or re.sub(r"[^A-Za-z0-9._+-]+", "_", evalset.root.resolve().name) or "set"
+        if any(source.name == name for source in sources):
+            raise EvalConfigError(f"two sets are named {name!r}; name them with NAME=PATH")
+        sources.append(EvalSource(name, spec, evalset))
+    return sources
+
+
+def _qualities_for(source: EvalSource, qualities: Sequence[int] | None) -> list[int]:
+    if qualities is None:
+        return list(source.evalset.qualities)
+    missing = [q for q in qualities if q not in source.evalset.qualities]
+    if missing:
+        raise EvalConfigError(f"set {source.name!r} has no QF {', '.join(map(str, missing))} "
+                              f"(it has {', '.join(map(str, source.evalset.qualities))})")
+    return [int(q) for q in qualities]
+
+
+def _check_fingerprint(out_dir: Path, source: EvalSource) -> None:
+    """Tie ``cells/<set>`` to one version of the set; refuse to mix two versions."""
+    path = Path(out_dir) / "cells" / source.name / _SET_FINGERPRINT
+    digest = _manifest_digest(source.evalset)
+    if path.is_file():
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8")).get("manifest_sha256")
+        except (OSError, ValueError, AttributeError):
+            stored = None
+        if stored is not None and stored != digest:
+            raise EvalConfigError(
+                f"{path.parent}: these results were computed on a different version of set "
+                f"{source.name!r} ({source.evalset.root}); use another --out folder or delete {path.parent}")
+        if stored == digest:
+            return
+    write_text_atomic(path, json.dumps({"set": source.name, "root": str(source.evalset.root),
+                                        "manifest_sha256": digest}, indent=1) + "\n")
+
+
+# ----------------------------------------------------------------------------- cell files
+
+def read_cell(path: Path) -> dict[str, dict]:
+    """Records of one cell file, by image name (the last line of an image wins).
+
+    Lines that are not valid JSON objects with an ``"image"`` (a write cut short by a kill)
+    are dropped; when any was, the file is rewritten without them so appends stay clean.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    records: dict[str, dict] = {}
+    damaged = False
+    with open(path, encoding="utf-8") as stream:
+        text = stream.read()
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            damaged = True
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("image"), str):
+            damaged = True
+            continue
+        records[record["image"]] = record
+    if damaged or (text and not text.endswith("\n")):
+        write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in records.values()))
+    return records
+
+
+def _append(path: Path, record: Mapping) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as stream:
+        stream.write(json.dumps(record) + "\n")
+        stream.flush()
+
+
+# ----------------------------------------------------------------------------- one cell
+
+class _StepCache:
+    """Outputs of pipeline prefixes on the current input, shared between methods.
+
+    ``dncnn3+zero_dce``, ``dncnn3+sci``, ... all start by deblocking the same input, and
+    ``zero_dce+dncnn3`` starts with what ``zero_dce`` alone has just computed. Each prefix
+    that a later pipeline needs (``wanted``) is kept as (float32 image in [0, 1], seconds)
+    while one input is being processed, exactly as :class:`~mlsm.baselines.pipelines.Pipeline`
+    would pass it on (clipped float32). A pipeline's time is the sum of its steps' times,
+    cached ones included, so it matches running the pipeline alone.
+    """
+
+    def __init__(self, methods: Sequence[str], max_bytes: int = 2 << 30):
+        self.wanted = {PIPELINE_SEPARATOR.join(_steps_of(m)[:i])
+                       for m in methods for i in range(1, len(_steps_of(m)))}
+        self.max_bytes = max_bytes
+        self.entries: dict[str, tuple[np.ndarray, float]] = {}
+        self.enabled = False
+
+    def reset(self, image: np.ndarray) -> None:
+        """Forget the previous input's outputs; cache nothing for images that would not fit."""
+        self.entries = {}
+        self.enabled = bool(self.wanted) and image.nbytes * len(self.wanted) <= self.max_bytes
+
+    def put(self, key: str, image: np.ndarray, seconds: float) -> None:
+        if self.enabled and key in self.wanted:
+            self.entries[key] = (image, seconds)
+
+
+def _steps_of(method_name: str) -> list[str]:
+    return [step.strip() for step in method_name.split(PIPELINE_SEPARATOR)]
+
+
+def _as_step_output(output, shape: tuple[int, ...], what: str) -> np.ndarray:
+    output = np.asarray(output)
+    if output.shape != shape:
+        raise ValueError(f"{what}: output shape {output.shape} differs from input shape {shape}")
+    return np.clip(output.astype(np.float32, copy=False), 0.0, 1.0)
+
+
+def _apply(method, method_name: str, low: np.ndarray, cache: _StepCache) -> tuple[np.ndarray, float]:
+    """Run ``method`` on ``low`` (timed), reusing cached pipeline prefixes."""
+    names = _steps_of(method_name)
+    if not isinstance(method, Pipeline) or len(method.steps) != len(names):
+        start = time.perf_counter()
+        output = method(low)
+        seconds = time.perf_counter() - start
+        output = _as_step_output(output, low.shape, method_name)
+        cache.put(method_name, output, seconds)
+        return output, seconds
+    image, seconds, first = validate_image(low), 0.0, 0
+    for count in range(len(names) - 1, 0, -1):  # the longest prefix already computed
+        cached = cache.entries.get(PIPELINE_SEPARATOR.join(names[:count]))
+        if cached is not None:
+            (image, seconds), first = cached, count
+            break
+    for index in range(first, len(names)):
+        start = time.perf_counter()
+        output = method.steps[index](image)
+        seconds += time.perf_counter() - start
+        image = _as_step_output(output, low.shape, f"{method_name}: step {names[index]}")
+        if index < len(names) - 1:
+            cache.put(PIPELINE_SEPARATOR.join(names[:index + 1]), image, seconds)
+    return image, seconds
+
+
+def _run_cell(method, method_name: str, low: np.ndarray, gt: np.ndarray,
+              cache: _StepCache) -> tuple[dict, np.ndarray]:
+    """Metrics and the 8-bit output of ``method`` on ``low``; raises what the method raises."""
+    output, seconds = _apply(method, method_name, low, cache)
+    if not np.all(np.isfinite(output)):
+        raise ValueError("output contains NaN or infinite values")
+    output_uint8 = to_uint8(output)
+    scores = compute_metrics(output_uint8.astype(np.float32) / 255.0, gt)
+    return {**{key: float(scores[key]) for key in METRIC_KEYS}, "seconds": seconds}, output_uint8
+
+
+# ----------------------------------------------------------------------------- summary
+
+def summarize(records: Iterable[Mapping], methods: Sequence[str], sets: Sequence[str],
+              qualities: Mapping[str, Sequence[int]]) -> list[dict]:
+    """Mean of every metric and of ``seconds`` per (method, set, QF), in that order.
+
+    Each entry: ``method, set, quality, n`` (images measured), ``n_failed`` and one key per
+    metric (None when no image succeeded). Means use :func:`mlsm.metrics.average` (an
+    infinite PSNR makes the mean infinite).
+    """
+    grouped: dict[tuple, list[Mapping]] = {}
+    for record in records:
+        grouped.setdefault((record["method"], record["set"], int(record["quality"])), []).append(record)
+    means = []
+    for method in methods:
+        for set_name in sets:
+            for quality in qualities[set_name]:
+                cell = grouped.get((method, set_name, int(quality)), [])
+                good = [r for r in cell if not r.get("error")]
+                entry = {"method": method, "set": set_name, "quality": int(quality),
+                         "n": len(good), "n_failed": len(cell) - len(good)}
+                if not cell:
+                    continue
+                keys = (*METRIC_KEYS, "seconds")
+                if good:
+                    entry.update(average([{k: float(r[k]) for k in keys} for r in good]))
+                else:
+                    entry.update({k: None for k in keys})
+                means.append(entry)
+    return means
+
+
+def environment(device: str = "cpu") -> dict:
+    """Versions, platform and thread count recorded with every run."""
+    import PIL
+    import torch
+
+    from mlsm import __version__
+
+    return {
+        "versions": {"mlsm": __version__, "torch": torch.__version__, "numpy": np.__version__,
+                     "pillow": PIL.__version__, "python": platform.python_version()},
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "device": device,
+    }
+
+
+def _set_record(source: EvalSource, qualities: Sequence[int], count: int) -> dict:
+    manifest = source.evalset.manifest
+    return {"name": source.name, "spec": source.spec, "root": str(source.evalset.root.resolve()),
+            "kind": manifest.get("kind"), "layout": manifest.get("layout"), "seed": manifest.get("seed"),
+            "source": manifest.get("source"), "manifest_command": manifest.get("command"),
+            "manifest_sha256": _manifest_digest(source.evalset), "qualities": list(qualities),
+            "images": count, "images_in_set": len(source.evalset)}
+
+
+# ----------------------------------------------------------------------------- the run
+
+def run_eval(methods: Sequence[str], sets: Sequence[str | Path], out_dir: str | Path,
+             qualities: Sequence[int] | None = None, peers_dir=None, device: str = "cpu",
+             max_images: int | None = None, save_images: bool = False, progress: bool = True,
+             strict: bool = False, log: Callable[[str], None] = _stderr) -> Path:
+    """Evaluate ``methods`` on ``sets`` at ``qualities``; returns the path of ``results.json``.
+
+    Args:
+        methods: registry names (``"clahe"``, ``"zero_dce+dncnn3"``, ``"mlsm:PATH"``...).
+        sets: evaluation-set folders or ``[NAME=]layout:ROOT`` (see the module docstring).
+        out_dir: the run folder; an existing one is resumed.
+        qualities: QFs to evaluate (each must be in every set); None: all of each set's.
+        peers_dir: folder of the peers' official weights (None: ``MLSM_PEERS_DIR``).
+        device: torch device of the CNN methods.
+        max_images: only the first N images of each set.
+        save_images: also write every output to ``out_dir/images/...`` (PNG, 8 bit).
+        progress: show a tqdm progress bar on stderr.
+        strict: raise :class:`MethodBuildError` instead of skipping a method that cannot be built.
+        log: where one-line notices (skipped methods) go; stderr by default.
+
+    Raises:
+        EvalConfigError: unknown method, bad set source, missing QF, cells of another set version.
+        EvalSetError, DatasetError: an unreadable set.
+    """
+    from tqdm import tqdm
+
+    methods = validate_methods(methods)
+    out_dir = Path(out_dir)
+    if max_images is not None and max_images < 1:
+        raise EvalConfigError(f"max_images must be at least 1, got {max_images}")
+    if qualities is not None:
+        qualities = [int(q) for q in qualities]
+        if not qualities:
+            raise EvalConfigError("qualities: give at least one QF or None for all")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sources = resolve_sets(sets, out_dir, qualities)
+    plan = []  # (source, qualities, items)
+    for source in sources:
+        items = source.evalset.items[:max_images] if max_images else source.evalset.items
+        plan.append((source, _qualities_for(source, qualities), items))
+    for source, _, _ in plan:
+        _check_fingerprint(out_dir, source)
+
+    cache = _MethodCache(peers_dir, device, strict, log)
+    steps = _StepCache(methods)
+    done: dict[tuple[str, str, int], dict[str, dict]] = {}
+    for source, set_qualities, _ in plan:
+        for method in methods:
+            for quality in set_qualities:
+                cell = read_cell(cell_path(out_dir, source.name, method, quality))
+                done[(source.name, method, quality)] = {k: r for k, r in cell.items() if not r.get("error")}
+    total = sum(len(items) * len(q) * len(methods) for _, q, items in plan)
+    finished = sum(1 for source, q_list, items in plan for method in methods for quality in q_list
+                   for item in items if item.name in done[(source.name, method, quality)])
+    bar = tqdm(total=total, initial=finished, disable=not progress, unit="img", dynamic_ncols=True,
+               file=sys.stderr, desc="mlsm eval")
+    try:
+        for source, set_qualities, items in plan:
+            for item in items:
+                gt = None
+                for quality in set_qualities:
+                    low = None
+                    for method_name in methods:
+                        finished_cells = done[(source.name, method_name, quality)]
+                        image_path = output_image_path(out_dir, source.name, method_name, quality, item.name)
+                        has_record = item.name in finished_cells
+                        if has_record and not (save_images and not image_path.is_file()):
+                            continue
+                        method = cache.get(method_name)
+                        if method is None:
+                            if not has_record:
+                                bar.update(1)
+                            continue
+                        bar.set_postfix_str(f"{source.name} qf{quality} {method_name}", refresh=False)
+                        record = {"method": method_name, "set": source.name, "quality": int(quality),
+                                  "image": item.name}
+                        try:
+                            if gt is None:
+                                gt, _ = read_image(item.gt)
+                            if low is None:
+                                low, _ = read_image(item.low_path(quality))
+                                steps.reset(low)
+                            scores, output = _run_cell(method, method_name, low, gt, steps)
+                        except Exception as error:  # one image failing must not stop the run
+                            if has_record:
+                                continue  # only the image was missing; keep the good record
+                            record.update({key: None for key in (*METRIC_KEYS, "seconds")})
+                            record["error"] = _one_line(error)
+                            log(f"mlsm eval: {method_name} failed on {source.name}/{item.name} "
+                                f"QF {quality}: {record['error']}")
+                        else:
+                            if save_images:
+                                write_image(image_path, output, overwrite=True)
+                            if has_record:
+                                continue
+                            record.update(scores)
+                            finished_cells[item.name] = record
+                        _append(cell_path(out_dir, source.name, method_name, quality), record)
+                        bar.update(1)
+    finally:
+        bar.close()
+
+    return _write_results(out_dir, methods, plan, cache.skipped, device, peers_dir, save_images)
+
+
+def _write_results(out_dir: Path, methods: list[str], plan, skipped: Mapping[str, str], device: str,
+                   peers_dir, save_images: bool) -> Path:
+    """Read every cell file back (the on-disk state) and write ``results.json``."""
+    records = []
+    for source, set_qualities, items in plan:
+        names = [item.name for item in items]
+        for method in methods:
+            for quality in set_qualities:
+                cell = read_cell(cell_path(out_dir, source.name, method, quality))
+                records.extend(cell[name] for name in names if name in cell)
+    set_names = [source.name for source, _, _ in plan]
+    qualities = {source.name: list(q) for source, q, _ in plan}
+    failures = [{k: r[k] for k in ("method", "set", "quality", "image", "error")}
+                for r in records if r.get("error")]
+    results = {
+        "format": RESULTS_FORMAT,
+        "command": list(sys.argv),
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **environment(device),
+        "peers_dir": None if peers_dir is None else str(peers_dir),
+        "save_images": bool(save_images),
+        "methods": list(methods),
+        "sets": [_set_record(source, q, len(items)) for source, q, items in plan],
+        "skipped": [{"method": m, "reason": reason} for m, reason in skipped.items()],
+        "failures": failures,
+        "means": summarize(records, methods, set_names, qualities),
+        "records": records,
+    }
+    path = out_dir / RESULTS_NAME
+    write_text_atomic(path, json.dumps(results, indent=1, allow_nan=True) + "\n")
+    return path
