@@ -8,7 +8,7 @@ Zeng et al., "Multiple Latent Space Mapping for Compressed Dark Image Enhancemen
 """
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load_model", "list_models", "enhance"]
+__all__ = ["__version__", "load_model", "list_models", "enhance", "sample_images"]
 
 
 def load_model(name_or_path=None, device: str = "cpu", **options):
@@ -28,3 +28,10 @@ def list_models() -> list[str]:
 def enhance(image, model=None, device: str = "cpu"):
     """Enhance one image (numpy (H, W, 3), PIL or tensor) with ``model`` (default: the bundled one)."""
     return load_model(model, device=device).enhance(image)
+
+
+def sample_images() -> list:
+    """Paths of the real dark JPEGs bundled with the package (DICM; see assets/samples/CREDITS.md)."""
+    from pathlib import Path
+
+    return sorted((Path(__file__).resolve().parent / "assets" / "samples").glob("*.jpg"))

@@ -33,8 +33,9 @@ def register(subparsers) -> None:
                         help="override a config value, e.g. --set train.steps=2000 (repeatable)")
     parser.add_argument("--out", type=Path, required=True, help="run folder (checkpoint, logs, weights)")
     parser.add_argument("--vae", type=Path, help="stage-1 weights (vaes.safetensors) for `map`")
-    parser.add_argument("--init", type=Path, help="start from every tensor of a trained model.safetensors "
-                                                  "(strict; for `map` it replaces --vae)")
+    parser.add_argument("--init", type=Path, help="start from a trained model.safetensors (every tensor, "
+                                                  "strict; replaces --vae) or from a run's last.pt "
+                                                  "(its networks; `map` then also needs --vae)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     parser.set_defaults(func=run)
 
@@ -46,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, OSError) as exc:
         print(f"mlsm train: error: {exc}", file=sys.stderr)
         return 2
-    if args.stage == "map" and args.vae is None and args.init is None:
+    init_is_weights = args.init is not None and args.init.suffix == ".safetensors"
+    if args.stage == "map" and args.vae is None and not init_is_weights:
         print("mlsm train: error: `map` needs --vae PATH (the stage-1 vaes.safetensors) or --init PATH",
               file=sys.stderr)
         return 2
@@ -79,18 +81,19 @@ def train(stage_name: str, experiment, out_dir: Path, vae_weights: Path | None =
             "for Compressed Dark Image Enhancement"}
     if stage_name == "direct":
         model = DirectEnhancer(experiment.model)
-        _load_init(model, init_weights, card)
+        _load_init(model, init_weights, card, {"network": model.network})
         stage = DirectStage(model, experiment.loss, validation)
         arch, weights_name = "direct", "model.safetensors"
     else:
         model = Enhancer(experiment.model)
-        _load_init(model, init_weights, card)
+        if stage_name == "map" and (init_weights is None or init_weights.suffix == ".pt"):
+            _load_vaes(model, vae_weights, card)
+        _load_init(model, init_weights, card, {"vae_c": model.vae_c, "vae_n": model.vae_n,
+                                               "mapping": model.mapping, "decoder": model.vae_n.decoders})
         if stage_name == "vae":
             stage = VAEStage(model, experiment.loss, validation)
             weights_name = "vaes.safetensors"
         else:
-            if init_weights is None:
-                _load_vaes(model, vae_weights, card)
             stage = MappingStage(model, experiment.loss, validation, experiment.mapping.tune_decoder)
             weights_name = "model.safetensors"
         arch = "enhancer"
@@ -104,10 +107,23 @@ def train(stage_name: str, experiment, out_dir: Path, vae_weights: Path | None =
     return trainer.run(resume=resume)
 
 
-def _load_init(model, init_weights: Path | None, card: dict) -> None:
+def _load_init(model, init_weights: Path | None, card: dict, checkpoint_modules: dict) -> None:
+    """Load ``init_weights``: a .safetensors weight file (strict) or a training ``last.pt``,
+    whose stored networks are matched to ``checkpoint_modules`` by the stage's names."""
     from mlsm.models.weights import load_weights
+    from mlsm.train.checkpoint import load_checkpoint
 
     if init_weights is None:
+        return
+    if init_weights.suffix == ".pt":
+        stored = load_checkpoint(init_weights)["modules"]
+        stored.pop("discriminator", None)  # a fresh discriminator is trained with the new stage
+        unknown = set(stored) - set(checkpoint_modules)
+        if unknown:
+            raise ValueError(f"{init_weights}: networks {sorted(unknown)} do not belong to this stage")
+        for name, state in stored.items():
+            checkpoint_modules[name].load_state_dict(state, strict=True)
+        card["init_checkpoint"] = str(init_weights)
         return
     metadata, tensors = load_weights(init_weights)
     if metadata["config"] != model.config:

@@ -149,9 +149,24 @@ def test_smoke_training_both_stages_beats_identity(tmp_path):
     # --init + mapping.tune_decoder: continue from the finished model and train D_N as well
     experiment.mapping.tune_decoder = True
     experiment.train.steps = 10
-    result = train("map", experiment, tmp_path / "tune", init_weights=tmp_path / "map" / "model.safetensors")
+    result = train("map", experiment, tmp_path / "tune", vae_weights=vae_weights,
+                   init_weights=tmp_path / "map" / "last.pt")
     assert result.finished
     from safetensors.torch import load_file
     before, after = load_file(tmp_path / "map" / "model.safetensors"), load_file(tmp_path / "tune" / "model.safetensors")
     assert not torch.equal(before["vae_n.decoders.0.body.1.weight"], after["vae_n.decoders.0.body.1.weight"])
     assert torch.equal(before["vae_c.encoders.0.mean.weight"], after["vae_c.encoders.0.mean.weight"])
+
+
+def test_init_from_weights_loads_every_tensor(tmp_path):
+    from mlsm.models.weights import save_weights
+    from mlsm.train.cli import _load_init
+    source = tiny_model()
+    save_weights(tmp_path / "m.safetensors", source, "enhancer", source.config, card={"x": 1})
+    target, card = tiny_model(), {}
+    _load_init(target, tmp_path / "m.safetensors", card, {})
+    assert all(torch.equal(a, b) for a, b in zip(source.state_dict().values(), target.state_dict().values()))
+    assert card["init_card"] == {"x": 1}
+    other = Enhancer(ModelConfig(vae=VAEConfig(widths=[4, 6, 10])))
+    with pytest.raises(ValueError, match="config differs"):
+        _load_init(other, tmp_path / "m.safetensors", {}, {})
