@@ -33,13 +33,14 @@ import collections.abc
 import dataclasses
 import os
 import re
-import tempfile
 import types
 import typing
 from pathlib import Path
 from typing import Any, Sequence, TypeVar
 
 import yaml
+
+from mlsm.atomic import write_text_atomic
 
 __all__ = ["ConfigError", "load_config", "config_from_dict", "dump_config", "save_config",
            "parse_override"]
@@ -323,12 +324,4 @@ def save_config(obj: Any, path: str | os.PathLike) -> None:
     """Write ``dump_config(obj)`` as YAML to ``path`` atomically (temp file + rename)."""
     path = Path(path)
     text = yaml.safe_dump(dump_config(obj), sort_keys=False, default_flow_style=None)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, text)

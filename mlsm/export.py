@@ -34,9 +34,7 @@ import argparse
 import dataclasses
 import io
 import json
-import os
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -44,6 +42,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from mlsm.atomic import write_bytes_atomic
 from mlsm.models.zoo import EnhancementModel
 from mlsm.tiling import run_padded, run_tiled
 
@@ -232,15 +231,7 @@ def export_onnx(network: nn.Module, path: str | Path, *, opset: int = DEFAULT_OP
     if not difference <= tolerance:
         raise OnnxExportError(f"onnxruntime differs from PyTorch by {difference:.3g} (> {tolerance:g}); "
                               "file not written")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(model)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    write_bytes_atomic(path, model)
     return difference
 
 

@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from mlsm.atomic import write_bytes_atomic
 from mlsm.data.degrade import DegradationRanges, darken, sample_params
 from mlsm.data.folders import detect_layout, find_named_pairs, safe_name
 from mlsm.io import encode_jpeg, iter_image_files, read_image, to_uint8, write_image
@@ -122,29 +122,6 @@ class EvalSet:
 
 # ----------------------------------------------------------------------------- writing
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
-        os.replace(temp, path)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _check_qualities(qualities: Iterable[int]) -> tuple[int, ...]:
     values = tuple(qualities)
     if not values:
@@ -200,7 +177,7 @@ def _encode_set(dst: Path, header: dict, entries: Iterable[tuple[str, np.ndarray
         low = {}
         for quality in qualities:
             low_rel = f"qf{quality}/{name}.jpg"
-            _atomic_write_bytes(dst / low_rel, encode_jpeg(dark_uint8, quality, subsampling))
+            write_bytes_atomic(dst / low_rel, encode_jpeg(dark_uint8, quality, subsampling))
             low[str(quality)] = low_rel
         images.append({"name": name, "gt": gt_rel, "low": low,
                        "width": int(clean.shape[1]), "height": int(clean.shape[0]), **record})
@@ -211,7 +188,7 @@ def _encode_set(dst: Path, header: dict, entries: Iterable[tuple[str, np.ndarray
     manifest = {"format": FORMAT, **header, "qualities": list(qualities), "subsampling": subsampling,
                 "images": images, "command": command, "mlsm_version": __version__}
     path = dst / MANIFEST_NAME
-    _atomic_write_bytes(path, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))
+    write_bytes_atomic(path, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))
     for stale in sorted(old_files - _listed_files(manifest)):
         target = (dst / stale).resolve()
         if dst.resolve() in target.parents and target.is_file():

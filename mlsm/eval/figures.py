@@ -27,8 +27,6 @@ Automatic crops:
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import textwrap
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -40,6 +38,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from PIL import Image
 
+from mlsm.atomic import atomic_path
 from mlsm.eval.report import METRIC_LABELS, TABLE_METRICS, load_results, method_setting, order_methods
 from mlsm.eval.runner import output_image_path, validate_methods
 
@@ -69,20 +68,9 @@ class FigureError(ValueError):
 def _save(figure: Figure, path: Path, dpi: int = 100) -> Path:
     """Render ``figure`` to ``path`` (PNG) atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(figure)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(handle)
-    try:
-        figure.savefig(temp, dpi=dpi, format="png", facecolor="white")
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=dpi, format="png", facecolor="white")
     return path
 
 

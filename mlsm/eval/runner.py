@@ -52,7 +52,6 @@ import os
 import platform
 import re
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -61,6 +60,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from mlsm.atomic import write_text_atomic
 from mlsm.baselines.classical import validate_image
 from mlsm.baselines.pipelines import Pipeline
 from mlsm.baselines.registry import MLSM_PREFIX, PIPELINE_SEPARATOR, UnknownMethodError, build_method, list_methods
@@ -120,25 +120,6 @@ class EvalSource:
 
 
 # ----------------------------------------------------------------------------- small helpers
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` through a temporary file and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
-    return path
-
 
 def _stderr(message: str) -> None:
     """Print a notice on stderr without breaking an active tqdm bar."""

@@ -16,6 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from safetensors import safe_open
 
+from mlsm.atomic import atomic_path
 from mlsm.models.configs import MapperConfig, ModelConfig, VAEConfig
 
 __all__ = ["sha256_of", "config_to_json", "config_from_json", "save_weights", "read_metadata", "load_weights"]
@@ -42,15 +43,10 @@ def save_weights(path: str | Path, module: torch.nn.Module, arch: str, config: M
                  card: dict | None = None) -> Path:
     """Write ``module``'s state dict to ``path`` atomically with the metadata record."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in module.state_dict().items()}
     metadata = {"arch": arch, "config": config_to_json(config), "card": json.dumps(card or {}, sort_keys=True)}
-    temporary = path.with_name(path.name + ".tmp")
-    try:
+    with atomic_path(path) as temporary:
         save_file(tensors, str(temporary), metadata=metadata)
-        temporary.replace(path)
-    finally:
-        temporary.unlink(missing_ok=True)
     return path
 
 

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from mlsm.atomic import atomic_path
 
 __all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "capture_rng_state",
            "restore_rng_state"]
@@ -33,19 +34,6 @@ class CheckpointError(RuntimeError):
     """A checkpoint file is missing, unreadable or not in the expected layout."""
 
 
-def _fsync_directory(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # e.g. platforms without directory file descriptors
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     """Write ``state`` to ``path`` atomically (temp file in the same directory, fsync, replace).
 
@@ -53,19 +41,8 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     untouched. Returns the path written.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_directory(path.parent)
+    with atomic_path(path, fsync=True) as temporary:
+        torch.save(state, temporary)
     return path
 
 

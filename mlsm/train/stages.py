@@ -19,7 +19,7 @@ attribute of the stage, called through that attribute so DDP can average gradien
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn

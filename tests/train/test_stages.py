@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from mlsm.config import load_config
-from mlsm.data.degrade import DegradationRanges
 from mlsm.data.synthetic import SyntheticPairs
 from mlsm.models import DirectEnhancer, Enhancer, MapperConfig, ModelConfig, VAEConfig
 from mlsm.models.weights import read_metadata
