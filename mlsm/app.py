@@ -45,6 +45,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from mlsm.cli import positive_float
 from mlsm.io import (IMAGE_EXTENSIONS, ImageError, ImageInfo, ImageReadError, decode_image_bytes,
                      iter_image_files, to_uint8, write_image)
 
@@ -612,14 +613,6 @@ def launch(app, host: str = "127.0.0.1", port: int = 7860, limits: DemoLimits | 
     return app.launch(**options)
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
 
 
 def _port(text: str) -> int:
@@ -648,9 +641,9 @@ def register(subparsers) -> argparse.ArgumentParser:
                         help="folder with the peers' official weights (default: $MLSM_PEERS_DIR)")
     parser.add_argument("--samples", type=Path, default=SAMPLES_DIR, metavar="DIR",
                         help="folder of sample photos offered in the page (default: the bundled ones)")
-    parser.add_argument("--max-upload-mb", type=_positive_float, default=25.0, metavar="MB",
+    parser.add_argument("--max-upload-mb", type=positive_float, default=25.0, metavar="MB",
                         help="largest upload in megabytes (default 25)")
-    parser.add_argument("--max-pixels", type=_positive_float, default=40e6, metavar="N",
+    parser.add_argument("--max-pixels", type=positive_float, default=40e6, metavar="N",
                         help="largest image in pixels, width x height (default 40e6)")
     parser.add_argument("--device", default="cpu", help="torch device for the networks (default cpu)")
     parser.set_defaults(func=run)

@@ -9,6 +9,51 @@ import argparse
 import importlib
 import sys
 
+def _number(text: str, kind: type, what: str):
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = _number(text, int, "an integer")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    value = _number(text, int, "an integer")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number > 0."""
+    value = _number(text, float, "a number")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def jpeg_quality(text: str) -> int:
+    """argparse type: an IJG JPEG quality factor 1..100."""
+    value = _number(text, int, "an integer JPEG quality")
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"JPEG quality must be in 1..100, got {value}")
+    return value
+
+
+def print_error(message: object, code: int = 1) -> int:
+    """Print ``mlsm: error: MESSAGE`` as one line on stderr and return ``code``."""
+    print(f"mlsm: error: {' '.join(str(message).split())}", file=sys.stderr)
+    return code
+
+
 # subcommand name -> module that registers it (kept in one table, imported lazily)
 COMMANDS: dict[str, str] = {
     "data": "mlsm.data.cli",

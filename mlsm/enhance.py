@@ -29,6 +29,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from mlsm.cli import jpeg_quality, non_negative_int, positive_int, print_error as _error
 
 __all__ = ["ModelUnavailableError", "resolve_network", "load_enhancer", "OutputJob", "plan_outputs",
            "register", "run"]
@@ -237,31 +238,10 @@ def _failure_line(job: OutputJob, exc: BaseException) -> str:
 # --------------------------------------------------------------------------- command line
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
-    return value
 
 
-def _quality(text: str) -> int:
-    value = _positive_int(text)
-    if value > 100:
-        raise argparse.ArgumentTypeError(f"JPEG quality must be in 1..100, got {value}")
-    return value
 
 
 def register(subparsers) -> None:
@@ -274,7 +254,7 @@ def register(subparsers) -> None:
     parser.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders (and ** in patterns)")
     parser.add_argument("--format", dest="image_format", choices=tuple(FORMATS), default="png",
                         help="output format; 'same' keeps each input's extension (default: png)")
-    parser.add_argument("--quality", type=_quality, default=95, help="JPEG/WebP quality 1..100 (default 95)")
+    parser.add_argument("--quality", type=jpeg_quality, default=95, help="JPEG/WebP quality 1..100 (default 95)")
     parser.add_argument("--suffix", default="", help="appended to each output stem, e.g. _enhanced")
     existing = parser.add_mutually_exclusive_group()
     existing.add_argument("--skip-existing", action="store_true", help="leave outputs that already exist")
@@ -284,14 +264,12 @@ def register(subparsers) -> None:
     parser.add_argument("--backend", choices=("torch", "onnx"), default=None,
                         help="torch (default) or onnx (onnxruntime, needs mlsm[onnx]; default for .onnx files)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: auto")
-    parser.add_argument("--threads", type=_positive_int, default=None, metavar="N", help="CPU threads")
-    parser.add_argument("--tile", type=_positive_int, default=1024, help="tile side in pixels (default 1024)")
-    parser.add_argument("--overlap", type=_non_negative_int, default=128, help="tile overlap (default 128)")
+    parser.add_argument("--threads", type=positive_int, default=None, metavar="N", help="CPU threads")
+    parser.add_argument("--tile", type=positive_int, default=1024, help="tile side in pixels (default 1024)")
+    parser.add_argument("--overlap", type=non_negative_int, default=128, help="tile overlap (default 128)")
     parser.set_defaults(func=run)
 
 
-def _error(message: object) -> None:
-    print(f"mlsm: error: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:

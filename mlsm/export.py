@@ -34,7 +34,6 @@ import argparse
 import dataclasses
 import io
 import json
-import sys
 import warnings
 from pathlib import Path
 
@@ -45,6 +44,7 @@ from torch import nn
 from mlsm.atomic import write_bytes_atomic
 from mlsm.models.zoo import EnhancementModel
 from mlsm.tiling import run_padded, run_tiled
+from mlsm.cli import print_error as _error
 
 __all__ = ["OnnxUnavailableError", "OnnxExportError", "PaddedEnhancerGraph", "export_onnx_bytes",
            "onnx_max_abs_diff", "export_onnx", "OnnxEnhancer", "load_onnx_model", "register", "run"]
@@ -308,9 +308,6 @@ def load_onnx_model(name_or_path: str | Path, device: str = "cpu", tile: int = 1
 # --------------------------------------------------------------------------- command line
 
 
-def _error(message: object, code: int) -> int:
-    print(f"mlsm: error: {' '.join(str(message).split())}", file=sys.stderr)
-    return code
 
 
 def _opset(text: str) -> int:

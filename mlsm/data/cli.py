@@ -15,45 +15,19 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
+from mlsm.cli import jpeg_quality, positive_float, positive_int, print_error as _error
 
 __all__ = ["register"]
 
 _LAYOUT_CHOICES = ("auto", "lol", "lsrw", "sice", "rellisur")
 
 
-def _quality(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"JPEG quality must be an integer, got {text!r}") from None
-    if not 1 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"JPEG quality must be in 1..100, got {value}")
-    return value
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
-def _error(message: object, code: int = 1) -> int:
-    print(f"mlsm: error: {' '.join(str(message).split())}", file=sys.stderr)
-    return code
 
 
 def _run(action, args: argparse.Namespace) -> int:
@@ -69,11 +43,11 @@ def _run(action, args: argparse.Namespace) -> int:
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--qf", type=_quality, nargs="+", default=[90, 80, 70, 60], metavar="QF",
+    parser.add_argument("--qf", type=jpeg_quality, nargs="+", default=[90, 80, 70, 60], metavar="QF",
                         help="JPEG quality factors, one dark JPEG per image at each (default: 90 80 70 60)")
     parser.add_argument("--subsampling", choices=("4:2:0", "4:4:4"), default="4:2:0",
                         help="JPEG chroma subsampling (default: 4:2:0, as cameras store)")
-    parser.add_argument("--max-images", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--max-images", type=positive_int, default=None, metavar="N",
                         help="use only the first N images (sorted order)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an evaluation set already in DST")
@@ -152,9 +126,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     synth.add_argument("paths", nargs="+", metavar="PATH",
                        help="SRC... DST: clean photos or folders (recursive), then the output folder")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    synth.add_argument("--exposure-range", type=_positive_float, nargs=2, metavar=("MIN", "MAX"),
+    synth.add_argument("--exposure-range", type=positive_float, nargs=2, metavar=("MIN", "MAX"),
                        help="range of the exposure fraction, drawn log-uniformly (default: 0.03 0.3)")
-    synth.add_argument("--exposure", type=_positive_float, default=None,
+    synth.add_argument("--exposure", type=positive_float, default=None,
                        help="a fixed exposure fraction for every image (overrides --exposure-range)")
     _add_common(synth)
     synth.set_defaults(func=lambda args: _run(_synth, args))

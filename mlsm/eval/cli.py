@@ -21,43 +21,17 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from mlsm.cli import jpeg_quality, non_negative_int, positive_int, print_error as _error
 
 __all__ = ["register", "standard_methods"]
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
-def _quality(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"JPEG quality must be an integer, got {text!r}") from None
-    if not 1 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"JPEG quality must be in 1..100, got {value}")
-    return value
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
 
 
-def _error(message: object, code: int) -> int:
-    print(f"mlsm: error: {' '.join(str(message).split())}", file=sys.stderr)
-    return code
 
 
 def standard_methods() -> list[str]:
@@ -184,21 +158,21 @@ def register(subparsers) -> argparse.ArgumentParser:
     run.add_argument("--sets", nargs="+", required=True, metavar="SET",
                      help="evaluation-set folders or [NAME=]layout:ROOT (lol, lsrw, sice, rellisur, auto)")
     run.add_argument("--out", required=True, metavar="RUN", help="run folder (created; resumed if it exists)")
-    run.add_argument("--qf", type=_quality, nargs="+", default=None, metavar="QF",
+    run.add_argument("--qf", type=jpeg_quality, nargs="+", default=None, metavar="QF",
                      help="JPEG qualities to evaluate (default: all of each set)")
     run.add_argument("--peers-dir", default=None, metavar="DIR",
                      help="folder of the peers' official weights (default: $MLSM_PEERS_DIR)")
-    run.add_argument("--max-images", type=_positive_int, default=None, metavar="N",
+    run.add_argument("--max-images", type=positive_int, default=None, metavar="N",
                      help="only the first N images of each set")
     run.add_argument("--save-images", action="store_true", help="save every output under RUN/images/")
     run.add_argument("--grid", default=None, metavar="IMAGE_NAME",
                      help="also draw a zoom-in grid of this image (name as in the set's manifest)")
     run.add_argument("--grid-set", default=None, metavar="NAME", help="set of the grid image (default: the first)")
-    run.add_argument("--grid-qf", type=_quality, default=None, metavar="Q", help="QF of the grid (default: the lowest)")
-    run.add_argument("--crop", type=_non_negative_int, nargs=4, default=None, metavar=("X", "Y", "W", "H"),
+    run.add_argument("--grid-qf", type=jpeg_quality, default=None, metavar="Q", help="QF of the grid (default: the lowest)")
+    run.add_argument("--crop", type=non_negative_int, nargs=4, default=None, metavar=("X", "Y", "W", "H"),
                      help="zoom region of the grid (default: where the brightened input is most blocky)")
     run.add_argument("--device", default="cpu", help="torch device for CNN methods (default: cpu)")
-    run.add_argument("--threads", type=_positive_int, default=None, metavar="N", help="torch CPU threads")
+    run.add_argument("--threads", type=positive_int, default=None, metavar="N", help="torch CPU threads")
     run.add_argument("--strict", action="store_true",
                      help="stop when a method cannot be built instead of skipping it")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -221,8 +195,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     sheet.add_argument("--peers-dir", default=None, metavar="DIR",
                        help="folder of the peers' official weights (default: $MLSM_PEERS_DIR)")
     sheet.add_argument("--device", default="cpu", help="torch device for CNN methods (default: cpu)")
-    sheet.add_argument("--max-side", type=_positive_int, default=384, help="thumbnail size (default 384)")
-    sheet.add_argument("--zoom-size", type=_positive_int, default=96, help="zoom side in pixels (default 96)")
-    sheet.add_argument("--threads", type=_positive_int, default=None, metavar="N", help="torch CPU threads")
+    sheet.add_argument("--max-side", type=positive_int, default=384, help="thumbnail size (default 384)")
+    sheet.add_argument("--zoom-size", type=positive_int, default=96, help="zoom side in pixels (default 96)")
+    sheet.add_argument("--threads", type=positive_int, default=None, metavar="N", help="torch CPU threads")
     sheet.set_defaults(func=lambda args: _guarded(_sheet, args))
     return evaluate
