@@ -32,7 +32,15 @@ class WeightSpec:
     description: str
 
 
-ZOO: dict[str, WeightSpec] = {}
+ZOO: dict[str, WeightSpec] = {
+    "mlsm_small.synth_dark_jpeg": WeightSpec(
+        name="mlsm_small.synth_dark_jpeg",
+        file="mlsm_small.synth_dark_jpeg.safetensors",
+        sha256="71f74d97e5ae125753b5b5c58fa4fcde5a633c061cf9031ba6d4e6c642d3eca3",
+        description="mlsm_small trained on synthetic dark JPEG pairs from CBSD68 + McMaster "
+                    "(exposure x0.03-0.3, QF 60-95); see MODEL_CARD.md",
+    ),
+}
 DEFAULT_MODEL = "mlsm_small.synth_dark_jpeg"
 
 ARCHS = {"enhancer": Enhancer, "direct": DirectEnhancer}
