@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Reproduces the shipped default model mlsm_small.synth_dark_jpeg (and the direct ablation)
+# exactly as it was trained: single-threaded CPU runs, seed 0, data from ../shared/data/photos.
+# Resume any interrupted step by re-running it with --resume added.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMP_NUM_THREADS=1
+CFG=configs/mlsm_small.yaml
+T="--set train.num_threads=1"
+
+# stage 1 (eq. 12-13): VAE_C and VAE_N, 10k steps, batch 16 of 64x64, lr 1e-3 linear decay
+mlsm train vae --config $CFG --out runs/vae --set train.steps=10000 --set train.val_every=1000 $T
+# stage 2 (eq. 18): the mappers with both VAEs frozen; schedule of 15k steps, stopped at 7065
+mlsm train map --config $CFG --vae runs/vae/vaes.safetensors --out runs/map \
+    --set train.steps=15000 --set train.stop_after=7065 --set train.val_every=1500 $T
+# stage 2b (our extension): mappers + D_N on 128x128 crops, batch 8, lr 5e-4, 6k steps
+mlsm train map --config $CFG --vae runs/vae/vaes.safetensors --init runs/map/last.pt --out runs/tune \
+    --set mapping.tune_decoder=true --set data.crop_size=128 --set train.batch_size=8 \
+    --set train.lr=5e-4 --set train.steps=6000 --set train.val_every=1000 --set data.validation_crop=256 $T
+cp runs/tune/model.safetensors mlsm/weights/mlsm_small.synth_dark_jpeg.safetensors
+
+# the no-mapping ablation (IV-F) with the same step budget and the same two-phase recipe:
+# 17167 steps at 64x64 (of a 25k schedule), then 6k steps at 128x128
+mlsm train direct --config $CFG --out runs/direct --set train.steps=25000 --set train.stop_after=17167 \
+    --set train.val_every=2500 $T
+mlsm train direct --config $CFG --init runs/direct/last.pt --out runs/direct_tune \
+    --set data.crop_size=128 --set train.batch_size=8 --set train.lr=5e-4 --set train.steps=6000 \
+    --set train.val_every=1000 --set data.validation_crop=256 $T
