@@ -59,7 +59,7 @@ COMMANDS: dict[str, str] = {
     "data": "mlsm.data.cli",
     "demo": "mlsm.app",
     "train": "mlsm.train.cli",
-    "enhance": "mlsm.enhance",
+    "enhance": "mlsm.enhance_cli",
     "export-onnx": "mlsm.export",
     "eval": "mlsm.eval.cli",
 }

@@ -336,7 +336,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Exit codes: 0 written, 1 export/verification/write failed, 2 usage (model, extra, path)."""
-    from mlsm.enhance import ModelUnavailableError, resolve_network
+    from mlsm.enhance_cli import ModelUnavailableError, resolve_network
 
     if args.output.suffix.lower() != ".onnx":
         return _error(f"{args.output}: output must end in .onnx", 2)
