@@ -69,7 +69,7 @@ def _set_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def _draw(results_path: Path, run_dir: Path) -> None:
+def _draw(results_path, run_dir: Path) -> None:
     from mlsm.eval.figures import plot_metric_vs_qf
     from mlsm.eval.report import write_tables
 
@@ -119,9 +119,19 @@ def _report(args: argparse.Namespace) -> int:
 
     path = Path(args.run)
     results_path = path / RESULTS_NAME if path.is_dir() else path
-    load_results(results_path)
+    results = load_results(results_path)
     run_dir = Path(args.out) if args.out else results_path.parent
-    _draw(results_path, run_dir)
+    if args.methods:  # a subset of the rows, e.g. for a README
+        unknown = sorted(set(args.methods) - set(results["methods"]))
+        if unknown:
+            return _error(f"{results_path}: no results for {', '.join(unknown)}", 2)
+        keep = set(args.methods)
+        results = {**results, "methods": [m for m in results["methods"] if m in keep],
+                   "means": [m for m in results["means"] if m["method"] in keep],
+                   "records": [r for r in results["records"] if r["method"] in keep]}
+        _draw(results, run_dir)
+    else:
+        _draw(results_path, run_dir)
     print((run_dir / "table.md").read_text(encoding="utf-8"))
     return 0
 
@@ -183,6 +193,8 @@ def register(subparsers) -> argparse.ArgumentParser:
         description="Write table.md, table.csv, per_image.csv and plots/ again from a run's results.json.")
     report.add_argument("run", metavar="RUN", help="run folder or its results.json")
     report.add_argument("--out", default=None, metavar="DIR", help="where to write (default: the run folder)")
+    report.add_argument("--methods", nargs="+", default=None, metavar="NAME",
+                        help="only these methods' rows (default: all)")
     report.set_defaults(func=lambda args: _guarded(_report, args))
 
     sheet = commands.add_parser(
