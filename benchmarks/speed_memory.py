@@ -384,6 +384,9 @@ def run_benchmark(methods: list[str], sizes: list[ImageSize], repeats: int = 3, 
     results = {name: {size.label: {"status": "pending"} for size in sizes} for name in methods}
     with tempfile.TemporaryDirectory(prefix="mlsm_bench_") as folder:
         needs_mlsm = any(step.strip() in ("mlsm", ONNX_METHOD) for name in methods for step in name.split("+"))
+        if mlsm_model is None and needs_mlsm:  # the shipped default model, else a same-cost random one
+            from mlsm.models.zoo import DEFAULT_MODEL, list_models
+            mlsm_model = DEFAULT_MODEL if DEFAULT_MODEL in list_models() else None
         mlsm_weights = mlsm_model or (_random_mlsm_weights(Path(folder)) if needs_mlsm else None)
         environment = {
             "command": command, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -536,7 +539,8 @@ def _argument_parser() -> argparse.ArgumentParser:
     parser.add_argument("--peers-dir", default=None,
                         help="official peer weights (default: $MLSM_PEERS_DIR, else ../shared/peers)")
     parser.add_argument("--mlsm-model", default=None, help="mlsm weights: a .safetensors path or a zoo name such as "
-                             "mlsm_small.synth_dark_jpeg (default: random init mlsm_small, same cost)")
+                             "mlsm_small.synth_dark_jpeg (default: the shipped default model; random init "
+                             "mlsm_small, same cost, when none is installed)")
     parser.add_argument("--out", default="benchmarks/results/speed.md",
                         help="Markdown report; the raw JSON goes next to it (.json)")
     parser.add_argument("--note", default="", help="free text for the report (machine state, purpose)")
