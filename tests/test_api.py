@@ -7,26 +7,15 @@ import torch
 from PIL import Image
 
 import mlsm
-from mlsm.models import Enhancer, ModelConfig, VAEConfig
-from mlsm.models.weights import save_weights
 from mlsm.models.zoo import EnhancementModel
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny tensors: thread start-up costs more than it saves on a shared machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def weights_path(tmp_path_factory):
-    torch.manual_seed(0)
-    config = ModelConfig(vae=VAEConfig(widths=[4, 6, 8]))
-    path = tmp_path_factory.mktemp("api") / "tiny.safetensors"
-    return save_weights(path, Enhancer(config), "enhancer", config, card={"note": "random init, tests"})
+def weights_path(tiny_weights):
+    return tiny_weights
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,6 @@ from PIL import Image
 
 from mlsm.cli import main
 from mlsm.io import read_image, write_image
-from mlsm.models import Enhancer, ModelConfig, VAEConfig
-from mlsm.models.weights import save_weights
 
 ORIENTATION = 0x0112
 MAKE = 0x010F
@@ -24,21 +22,12 @@ MAKE = 0x010F
 # --------------------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny tensors: thread start-up costs more than it saves on a shared machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> str:
-    torch.manual_seed(0)
-    config = ModelConfig(vae=VAEConfig(widths=[4, 6, 8]))
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    return str(save_weights(path, Enhancer(config), "enhancer", config, card={}))
+def weights(tiny_weights):
+    return tiny_weights
 
 
 def _pixels(height: int, width: int, seed: int = 0) -> np.ndarray:

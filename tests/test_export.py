@@ -17,26 +17,16 @@ from mlsm.export import (OnnxEnhancer, OnnxUnavailableError, PaddedEnhancerGraph
                          load_onnx_model)
 from mlsm.io import read_image  # noqa: E402
 from mlsm.models import Enhancer, ModelConfig, VAEConfig  # noqa: E402
-from mlsm.models.weights import save_weights  # noqa: E402
 from mlsm.models.zoo import load_model  # noqa: E402
 from mlsm.tiling import run_padded  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny tensors: thread start-up costs more than it saves on a shared machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> str:
-    torch.manual_seed(0)
-    config = ModelConfig(vae=VAEConfig(widths=[4, 6, 8]))
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    return str(save_weights(path, Enhancer(config), "enhancer", config, card={"data": "none"}))
+def weights(tiny_weights):
+    return tiny_weights
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +76,7 @@ def test_metadata_travels_with_the_graph(onnx_path):
     assert isinstance(model, OnnxEnhancer)
     assert model.size_multiple == 32
     assert model.metadata["arch"] == "enhancer"
-    assert '"data": "none"' in model.metadata["card"]
+    assert '"note": "random init, tests"' in model.metadata["card"]
 
 
 @pytest.mark.parametrize("size", [(64, 96), (50, 70)])

@@ -13,13 +13,7 @@ from mlsm.models.zoo import EnhancementModel
 from mlsm.tiling import pad_to_multiple, run_padded, run_tiled
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny tensors: thread start-up costs more than it saves on a shared machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class CountingFn:
