@@ -138,7 +138,19 @@ class VAEStage(_AdversarialMixin):
         return {"val_c_recon_psnr": sum(c_psnr) / len(c_psnr), "val_n_recon_psnr": sum(n_psnr) / len(n_psnr)}
 
 
-class MappingStage(_AdversarialMixin):
+class _EnhancementValidation:
+    """``validate``/``sample_images`` for stages whose ``model`` maps c to n."""
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        return _validate_enhancement(self.model, self.validation)
+
+    @torch.no_grad()
+    def sample_images(self) -> dict[str, torch.Tensor]:
+        return _samples(self.model, self.validation)
+
+
+class MappingStage(_EnhancementValidation, _AdversarialMixin):
     """Stage 2 (Algorithm 2, eq. 18): train {M_i} with E_C, E_N and D_N frozen.
 
     ``tune_decoder=True`` also trains D_N (the sub-decoders of VAE_N) on the image terms.
@@ -184,16 +196,8 @@ class MappingStage(_AdversarialMixin):
             terms.update(self._image_terms(enhanced, batch["high"], ""))
         return {"loss": sum(terms.values()), **{k: v.detach() for k, v in terms.items()}}
 
-    @torch.no_grad()
-    def validate(self) -> dict[str, float]:
-        return _validate_enhancement(self.model, self.validation)
 
-    @torch.no_grad()
-    def sample_images(self) -> dict[str, torch.Tensor]:
-        return _samples(self.model, self.validation)
-
-
-class DirectStage(_AdversarialMixin):
+class DirectStage(_EnhancementValidation, _AdversarialMixin):
     """No-mapping ablation (IV-F): one encoder-decoder trained from c to n directly."""
 
     def __init__(self, model: DirectEnhancer, losses: LossConfig = LossConfig(), validation: list[dict] | None = None):
@@ -210,14 +214,6 @@ class DirectStage(_AdversarialMixin):
         terms = {"l1": self.losses.l1 * l1_loss(enhanced, batch["high"]),
                  **self._image_terms(enhanced, batch["high"], "")}
         return {"loss": sum(terms.values()), **{k: v.detach() for k, v in terms.items()}}
-
-    @torch.no_grad()
-    def validate(self) -> dict[str, float]:
-        return _validate_enhancement(self.model, self.validation)
-
-    @torch.no_grad()
-    def sample_images(self) -> dict[str, torch.Tensor]:
-        return _samples(self.model, self.validation)
 
 
 def _validate_enhancement(model: nn.Module, validation: list[dict]) -> dict[str, float]:
