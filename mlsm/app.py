@@ -45,7 +45,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from mlsm.cli import positive_float
+from mlsm.cli import int_in_range, positive_float
 from mlsm.io import (IMAGE_EXTENSIONS, ImageError, ImageInfo, ImageReadError, decode_image_bytes,
                      iter_image_files, to_uint8, write_image)
 
@@ -613,18 +613,6 @@ def launch(app, host: str = "127.0.0.1", port: int = 7860, limits: DemoLimits | 
     return app.launch(**options)
 
 
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be in 0..65535, got {value}")
-    return value
-
-
 def register(subparsers) -> argparse.ArgumentParser:
     """Add ``mlsm demo``."""
     parser = subparsers.add_parser(
@@ -636,7 +624,8 @@ def register(subparsers) -> argparse.ArgumentParser:
                              "(default: the shipped models)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to serve on (default 127.0.0.1: this computer only)")
-    parser.add_argument("--port", type=_port, default=7860, help="port (default 7860; 0: any free port)")
+    parser.add_argument("--port", type=int_in_range("port", 0, 65535), default=7860,
+                        help="port (default 7860; 0: any free port)")
     parser.add_argument("--peers-dir", type=Path, default=None, metavar="DIR",
                         help="folder with the peers' official weights (default: $MLSM_PEERS_DIR)")
     parser.add_argument("--samples", type=Path, default=SAMPLES_DIR, metavar="DIR",

@@ -40,12 +40,18 @@ def positive_float(text: str) -> float:
     return value
 
 
-def jpeg_quality(text: str) -> int:
-    """argparse type: an IJG JPEG quality factor 1..100."""
-    value = _number(text, int, "an integer JPEG quality")
-    if not 1 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"JPEG quality must be in 1..100, got {value}")
-    return value
+def int_in_range(what: str, low: int, high: int):
+    """argparse type factory: an integer ``what`` in ``low..high``."""
+    def parse(text: str) -> int:
+        value = _number(text, int, f"an integer {what}")
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{what} must be in {low}..{high}, got {value}")
+        return value
+    parse.__name__ = what.replace(" ", "_")
+    return parse
+
+
+jpeg_quality = int_in_range("JPEG quality", 1, 100)
 
 
 def print_error(message: object, code: int = 1) -> int:

@@ -238,12 +238,6 @@ def _failure_line(job: OutputJob, exc: BaseException) -> str:
 # --------------------------------------------------------------------------- command line
 
 
-
-
-
-
-
-
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "enhance", help="enhance dark JPEG photos (files, folders, glob patterns)",
@@ -268,8 +262,6 @@ def register(subparsers) -> None:
     parser.add_argument("--tile", type=positive_int, default=1024, help="tile side in pixels (default 1024)")
     parser.add_argument("--overlap", type=non_negative_int, default=128, help="tile overlap (default 128)")
     parser.set_defaults(func=run)
-
-
 
 
 def run(args: argparse.Namespace) -> int:

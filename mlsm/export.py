@@ -44,7 +44,7 @@ from torch import nn
 from mlsm.atomic import write_bytes_atomic
 from mlsm.models.zoo import EnhancementModel
 from mlsm.tiling import run_padded, run_tiled
-from mlsm.cli import print_error as _error
+from mlsm.cli import int_in_range, print_error as _error
 
 __all__ = ["OnnxUnavailableError", "OnnxExportError", "PaddedEnhancerGraph", "export_onnx_bytes",
            "onnx_max_abs_diff", "export_onnx", "OnnxEnhancer", "load_onnx_model", "register", "run"]
@@ -308,18 +308,6 @@ def load_onnx_model(name_or_path: str | Path, device: str = "cpu", tile: int = 1
 # --------------------------------------------------------------------------- command line
 
 
-
-
-def _opset(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"opset must be an integer, got {text!r}") from None
-    if not 11 <= value <= 23:
-        raise argparse.ArgumentTypeError(f"opset must be in 11..23, got {value}")
-    return value
-
-
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "export-onnx", help="export a model to ONNX (dynamic batch/height/width) and verify it",
@@ -329,7 +317,8 @@ def register(subparsers) -> None:
     parser.add_argument("--model", default=None, metavar="NAME|PATH",
                         help="zoo name or .safetensors file (default: the bundled default model)")
     parser.add_argument("-o", "--output", required=True, type=Path, metavar="FILE.onnx", help="output file")
-    parser.add_argument("--opset", type=_opset, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
+    parser.add_argument("--opset", type=int_in_range("opset", 11, 23), default=DEFAULT_OPSET,
+                        help=f"ONNX opset (default {DEFAULT_OPSET})")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     parser.set_defaults(func=run)
 

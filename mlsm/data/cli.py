@@ -22,14 +22,6 @@ __all__ = ["register"]
 _LAYOUT_CHOICES = ("auto", "lol", "lsrw", "sice", "rellisur")
 
 
-
-
-
-
-
-
-
-
 def _run(action, args: argparse.Namespace) -> int:
     """Call ``action(args)``; expected failures become one line on stderr and exit code 1."""
     from mlsm.data.evalset import EvalSetError

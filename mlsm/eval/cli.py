@@ -26,14 +26,6 @@ from mlsm.cli import jpeg_quality, non_negative_int, positive_int, print_error a
 __all__ = ["register", "standard_methods"]
 
 
-
-
-
-
-
-
-
-
 def standard_methods() -> list[str]:
     """:func:`~mlsm.baselines.registry.standard_comparison` plus ``mlsm`` when a default model is installed."""
     from mlsm.baselines.registry import standard_comparison

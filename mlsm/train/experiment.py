@@ -37,12 +37,13 @@ class DataConfig:
                                                        "../shared/data/photos/mcmaster"])
     crop_size: int = 64
     length: int = 1_000_000
-    exposure: tuple[float, float] = (0.03, 0.3)
-    colour_cast: float = 0.1
-    photons_at_white: tuple[float, float] | None = (2000.0, 20000.0)
-    read_noise_std: tuple[float, float] = (0.0005, 0.003)
-    quality: tuple[int, int] = (60, 95)
-    subsampling: str = "4:2:0"
+    # degradation defaults come from the degradation model's own ranges
+    exposure: tuple[float, float] = DegradationRanges.exposure
+    colour_cast: float = DegradationRanges.colour_cast
+    photons_at_white: tuple[float, float] | None = DegradationRanges.photons_at_white
+    read_noise_std: tuple[float, float] = DegradationRanges.read_noise_std
+    quality: tuple[int, int] = DegradationRanges.quality
+    subsampling: str = DegradationRanges.subsampling
     validation: list[str] = field(default_factory=lambda: ["../shared/data/photos/kodak24"])
     validation_images: int = 6
     validation_crop: int = 128
