@@ -29,7 +29,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from mlsm.cli import jpeg_quality, non_negative_int, positive_int, print_error as _error
+from mlsm.cli import jpeg_quality, non_negative_int, positive_float, positive_int, print_error as _error
 
 __all__ = ["ModelUnavailableError", "resolve_network", "load_enhancer", "OutputJob", "plan_outputs",
            "register", "run"]
@@ -85,7 +85,8 @@ def _pick_device(device: str) -> str:
 
 
 def load_enhancer(model: str | None, backend: str | None = None, device: str = "auto", tile: int = 1024,
-                  overlap: int = 128, threads: int | None = None):
+                  overlap: int = 128, threads: int | None = None, calibrate_exposure: bool = True,
+                  brightness: float = 1.0):
     """The enhancer ``mlsm enhance`` uses: an EnhancementModel (torch) or an OnnxEnhancer.
 
     ``backend`` None picks onnx for a ``.onnx`` path, torch otherwise.
@@ -100,7 +101,8 @@ def load_enhancer(model: str | None, backend: str | None = None, device: str = "
 
         name = _model_name(model)
         try:
-            return load_onnx_model(name, device=device, tile=tile, overlap=overlap, threads=threads)
+            return load_onnx_model(name, device=device, tile=tile, overlap=overlap, threads=threads,
+                                   calibrate_exposure=calibrate_exposure, brightness=brightness)
         except OnnxUnavailableError as exc:
             raise UsageError(str(exc)) from None
         except (FileNotFoundError, ValueError, KeyError, OnnxExportError) as exc:
@@ -108,7 +110,8 @@ def load_enhancer(model: str | None, backend: str | None = None, device: str = "
     if is_onnx_file:
         raise UsageError(f"{model}: an .onnx model needs --backend onnx")
     network, metadata = resolve_network(model, device)
-    return EnhancementModel(network, metadata, device=device, tile=tile, overlap=overlap)
+    return EnhancementModel(network, metadata, device=device, tile=tile, overlap=overlap,
+                            calibrate_exposure=calibrate_exposure, brightness=brightness)
 
 
 # --------------------------------------------------------------------------- planning
@@ -261,6 +264,11 @@ def register(subparsers) -> None:
     parser.add_argument("--threads", type=positive_int, default=None, metavar="N", help="CPU threads")
     parser.add_argument("--tile", type=positive_int, default=1024, help="tile side in pixels (default 1024)")
     parser.add_argument("--overlap", type=non_negative_int, default=128, help="tile overlap (default 128)")
+    parser.add_argument("--brightness", type=positive_float, default=1.0, metavar="F",
+                        help="scale the exposure head's target brightness (linear light), e.g. 1.5 for "
+                             "brighter results (default 1)")
+    parser.add_argument("--no-exposure-calibration", dest="calibrate_exposure", action="store_false",
+                        help="keep the network's own brightness (skip the model's global exposure head)")
     parser.set_defaults(func=run)
 
 
@@ -281,7 +289,8 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     try:
         try:
-            model = load_enhancer(args.model, args.backend, args.device, args.tile, args.overlap, args.threads)
+            model = load_enhancer(args.model, args.backend, args.device, args.tile, args.overlap, args.threads,
+                                  args.calibrate_exposure, args.brightness)
         except (ModelUnavailableError, UsageError) as exc:
             _error(exc)
             return 2

@@ -42,6 +42,7 @@ import torch
 from torch import nn
 
 from mlsm.atomic import write_bytes_atomic
+from mlsm.models.exposure import ExposureHead
 from mlsm.models.zoo import EnhancementModel
 from mlsm.tiling import run_padded, run_tiled
 from mlsm.cli import int_in_range, print_error as _error
@@ -209,7 +210,20 @@ def _weights_metadata(metadata: dict | None) -> dict[str, str]:
                                         sort_keys=True)
     if "card" in metadata:
         out["mlsm.card"] = json.dumps(metadata["card"], sort_keys=True)
+    if metadata.get("exposure_head") is not None:  # the head runs outside the graph, in OnnxEnhancer
+        head = metadata["exposure_head"]
+        out["mlsm.exposure"] = json.dumps({"spec": head.spec(), "weight": head.weight.tolist()}, sort_keys=True)
     return out
+
+
+def _exposure_from_properties(path: Path, properties: dict) -> ExposureHead | None:
+    if "mlsm.exposure" not in properties:
+        return None
+    try:
+        record = json.loads(properties["mlsm.exposure"])
+        return ExposureHead.from_spec(record["spec"], record["weight"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: unreadable mlsm.exposure metadata ({exc})") from None
 
 
 def export_onnx(network: nn.Module, path: str | Path, *, opset: int = DEFAULT_OPSET, metadata: dict | None = None,
@@ -246,7 +260,7 @@ class OnnxEnhancer(EnhancementModel):
     """
 
     def __init__(self, session, metadata: dict | None = None, size_multiple: int = 1,
-                 tile: int = 1024, overlap: int = 128):
+                 tile: int = 1024, overlap: int = 128, calibrate_exposure: bool = True, brightness: float = 1.0):
         self.session = session
         self.metadata = metadata or {}
         self.size_multiple = int(size_multiple)
@@ -254,21 +268,20 @@ class OnnxEnhancer(EnhancementModel):
         self.tile = tile
         self.overlap = overlap
         self.name = "mlsm-onnx"
+        self._set_exposure(calibrate_exposure, brightness)
 
     def _run_graph(self, image: torch.Tensor) -> torch.Tensor:
         array = np.ascontiguousarray(image.numpy(), dtype=np.float32)
         return torch.from_numpy(self.session.run([OUTPUT_NAME], {INPUT_NAME: array})[0])
 
-    @torch.no_grad()
-    def enhance_tensor(self, image: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) in [0, 1] -> enhanced, same shape, clamped to [0, 1] (CPU tensor)."""
-        image = image.detach().to("cpu", torch.float32)
-        out = run_tiled(self._run_graph, image, tile=self.tile, overlap=self.overlap, multiple=self.size_multiple)
-        return out.clamp(0.0, 1.0)
+    def _run_network(self, image: torch.Tensor) -> torch.Tensor:
+        return run_tiled(self._run_graph, image.detach().cpu(), tile=self.tile, overlap=self.overlap,
+                         multiple=self.size_multiple)
 
 
 def load_onnx_model(name_or_path: str | Path, device: str = "cpu", tile: int = 1024, overlap: int = 128,
-                    threads: int | None = None, opset: int = DEFAULT_OPSET) -> OnnxEnhancer:
+                    threads: int | None = None, opset: int = DEFAULT_OPSET, calibrate_exposure: bool = True,
+                    brightness: float = 1.0) -> OnnxEnhancer:
     """An :class:`OnnxEnhancer` from an ``.onnx`` file, or from weights exported in memory.
 
     ``name_or_path`` ending in ``.onnx`` is loaded as is; anything else goes through
@@ -293,8 +306,10 @@ def load_onnx_model(name_or_path: str | Path, device: str = "cpu", tile: int = 1
                              f"expected {INPUT_NAME!r} -> {OUTPUT_NAME!r})")
         properties = dict(session.get_modelmeta().custom_metadata_map)
         metadata = {key[len("mlsm."):]: value for key, value in properties.items() if key.startswith("mlsm.")}
+        metadata["exposure_head"] = _exposure_from_properties(path, properties)
         multiple = int(properties.get("mlsm.size_multiple", 1))
-        return OnnxEnhancer(session, metadata, multiple, tile=tile, overlap=overlap)
+        return OnnxEnhancer(session, metadata, multiple, tile=tile, overlap=overlap,
+                            calibrate_exposure=calibrate_exposure, brightness=brightness)
     from mlsm.models.zoo import load_network
 
     network, metadata = load_network(name_or_path, "cpu")
@@ -302,7 +317,8 @@ def load_onnx_model(name_or_path: str | Path, device: str = "cpu", tile: int = 1
     difference = onnx_max_abs_diff(model, network)
     if not difference <= VERIFY_TOLERANCE:
         raise OnnxExportError(f"{text}: in-memory ONNX export differs from PyTorch by {difference:.3g}")
-    return OnnxEnhancer(_session(model, device, threads), metadata, network.size_multiple, tile=tile, overlap=overlap)
+    return OnnxEnhancer(_session(model, device, threads), metadata, network.size_multiple, tile=tile, overlap=overlap,
+                        calibrate_exposure=calibrate_exposure, brightness=brightness)
 
 
 # --------------------------------------------------------------------------- command line

@@ -3,7 +3,9 @@
 A weight file stores the network's tensors plus string metadata: ``arch`` (the model
 family, e.g. ``enhancer``/``direct``), ``config`` (the :class:`ModelConfig` as JSON, so the
 network is rebuilt from its stored config, never guessed from tensor shapes) and free-form
-``card`` JSON (training data, degradation ranges, steps, licence, paper).
+``card`` JSON (training data, degradation ranges, steps, licence, paper), and, when the
+model has a global exposure head (:mod:`mlsm.models.exposure`), ``exposure`` (its spec;
+its tensors are stored under ``exposure_head.``).
 """
 from __future__ import annotations
 
@@ -19,7 +21,10 @@ from safetensors import safe_open
 from mlsm.atomic import atomic_path
 from mlsm.models.configs import MapperConfig, ModelConfig, VAEConfig
 
-__all__ = ["sha256_of", "config_to_json", "config_from_json", "save_weights", "read_metadata", "load_weights"]
+__all__ = ["sha256_of", "config_to_json", "config_from_json", "save_weights", "read_metadata", "load_weights",
+           "split_exposure_head", "EXPOSURE_PREFIX"]
+
+EXPOSURE_PREFIX = "exposure_head."
 
 
 def sha256_of(path: str | Path) -> str:
@@ -40,11 +45,19 @@ def config_from_json(text: str) -> ModelConfig:
 
 
 def save_weights(path: str | Path, module: torch.nn.Module, arch: str, config: ModelConfig,
-                 card: dict | None = None) -> Path:
-    """Write ``module``'s state dict to ``path`` atomically with the metadata record."""
+                 card: dict | None = None, exposure_head: torch.nn.Module | None = None) -> Path:
+    """Write ``module``'s state dict to ``path`` atomically with the metadata record.
+
+    An :class:`~mlsm.models.exposure.ExposureHead` is stored as ``exposure_head.*`` tensors
+    plus its ``exposure`` spec in the metadata.
+    """
     path = Path(path)
     tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in module.state_dict().items()}
     metadata = {"arch": arch, "config": config_to_json(config), "card": json.dumps(card or {}, sort_keys=True)}
+    if exposure_head is not None:
+        tensors.update({f"{EXPOSURE_PREFIX}{name}": tensor.detach().cpu().contiguous()
+                        for name, tensor in exposure_head.state_dict().items()})
+        metadata["exposure"] = json.dumps(exposure_head.spec(), sort_keys=True)
     with atomic_path(path) as temporary:
         save_file(tensors, str(temporary), metadata=metadata)
     return path
@@ -59,8 +72,18 @@ def read_metadata(path: str | Path) -> dict:
         raise ValueError(f"{path}: not a readable safetensors weight file ({exc})") from None
     if "arch" not in metadata or "config" not in metadata:
         raise ValueError(f"{path}: safetensors file lacks the mlsm metadata (arch, config)")
-    return {"arch": metadata["arch"], "config": config_from_json(metadata["config"]),
-            "card": json.loads(metadata.get("card", "{}"))}
+    record = {"arch": metadata["arch"], "config": config_from_json(metadata["config"]),
+              "card": json.loads(metadata.get("card", "{}"))}
+    if "exposure" in metadata:
+        record["exposure"] = json.loads(metadata["exposure"])
+    return record
+
+
+def split_exposure_head(tensors: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """(network tensors, exposure-head tensors without their ``exposure_head.`` prefix)."""
+    network = {k: v for k, v in tensors.items() if not k.startswith(EXPOSURE_PREFIX)}
+    head = {k[len(EXPOSURE_PREFIX):]: v for k, v in tensors.items() if k.startswith(EXPOSURE_PREFIX)}
+    return network, head
 
 
 def load_weights(path: str | Path, expected_sha256: str | None = None) -> tuple[dict, dict[str, torch.Tensor]]:

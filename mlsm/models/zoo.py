@@ -13,7 +13,8 @@ import torch
 from PIL import Image
 
 from mlsm.models.enhancer import DirectEnhancer, Enhancer
-from mlsm.models.weights import load_weights
+from mlsm.models.exposure import ExposureHead
+from mlsm.models.weights import load_weights, split_exposure_head
 from mlsm.tiling import run_tiled
 
 __all__ = ["WeightSpec", "ZOO", "DEFAULT_MODEL", "list_models", "resolve_weights", "load_network",
@@ -69,13 +70,25 @@ def resolve_weights(name_or_path: str | Path) -> tuple[Path, str | None]:
 
 
 def load_network(name_or_path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
-    """Rebuild the network from the stored config and load its weights (strict)."""
+    """Rebuild the network from the stored config and load its weights (strict).
+
+    The metadata record gets ``exposure_head``: the file's
+    :class:`~mlsm.models.exposure.ExposureHead`, or None when it has none.
+    """
     path, sha = resolve_weights(name_or_path)
     metadata, tensors = load_weights(path, expected_sha256=sha)
     if metadata["arch"] not in ARCHS:
         raise ValueError(f"{path}: unknown architecture {metadata['arch']!r}; known: {sorted(ARCHS)}")
     network = ARCHS[metadata["arch"]](metadata["config"])
+    tensors, head_tensors = split_exposure_head(tensors)
     network.load_state_dict(tensors, strict=True)
+    metadata["exposure_head"] = None
+    if "exposure" in metadata:
+        if set(head_tensors) != {"weight"}:
+            raise ValueError(f"{path}: exposure head tensors {sorted(head_tensors)} do not match its spec")
+        metadata["exposure_head"] = ExposureHead.from_spec(metadata["exposure"], head_tensors["weight"])
+    elif head_tensors:
+        raise ValueError(f"{path}: exposure head tensors without an 'exposure' spec in the metadata")
     return network.eval().to(device), metadata
 
 
@@ -83,26 +96,42 @@ class EnhancementModel:
     """A loaded enhancer with a friendly ``enhance`` for arrays, PIL images and tensors.
 
     Large images are processed in overlapping tiles blended with a raised-cosine window,
-    so memory stays bounded; images up to ``tile`` pixels a side run whole.
+    so memory stays bounded; images up to ``tile`` pixels a side run whole. When the
+    weights carry an exposure head (``metadata["exposure_head"]``) and
+    ``calibrate_exposure`` is on, the output's brightness is then set from whole-image
+    statistics (:mod:`mlsm.models.exposure`), times ``brightness``.
     """
 
     def __init__(self, network: torch.nn.Module, metadata: dict | None = None, device: str = "cpu",
-                 tile: int = 1024, overlap: int = 128):
+                 tile: int = 1024, overlap: int = 128, calibrate_exposure: bool = True, brightness: float = 1.0):
         self.network = network.eval().to(device)
         self.metadata = metadata or {}
         self.device = torch.device(device)
         self.tile = tile
         self.overlap = overlap
         self.name = "mlsm"
+        self._set_exposure(calibrate_exposure, brightness)
+
+    def _set_exposure(self, calibrate_exposure: bool, brightness: float) -> None:
+        if not brightness > 0:
+            raise ValueError(f"brightness must be > 0, got {brightness}")
+        head = self.metadata.get("exposure_head")
+        self.exposure_head = head.to(self.device) if (head is not None and calibrate_exposure) else None
+        self.brightness = float(brightness)
+
+    def _run_network(self, image: torch.Tensor) -> torch.Tensor:
+        # each tile is clamped before blending, as the exported ONNX graph does (mlsm.export)
+        return run_tiled(lambda x: self.network(x)["image"].clamp(0.0, 1.0), image, tile=self.tile,
+                         overlap=self.overlap, multiple=self.network.size_multiple)
 
     @torch.no_grad()
     def enhance_tensor(self, image: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) in [0, 1] -> enhanced, same shape, clamped to [0, 1]."""
         image = image.to(self.device, torch.float32)
-        # each tile is clamped before blending, as the exported ONNX graph does (mlsm.export)
-        out = run_tiled(lambda x: self.network(x)["image"].clamp(0.0, 1.0), image, tile=self.tile,
-                        overlap=self.overlap, multiple=self.network.size_multiple)
-        return out.clamp(0.0, 1.0)
+        out = self._run_network(image).clamp(0.0, 1.0)
+        if self.exposure_head is not None:
+            out = self.exposure_head.calibrate(image, out, self.brightness)
+        return out
 
     def enhance(self, image):
         """Enhance a (H, W, 3) numpy array (float in [0, 1] or uint8), a PIL image or a tensor.

@@ -7,6 +7,8 @@
     mlsm train map    --config configs/mlsm_small.yaml --init runs/map/model.safetensors \
                       --set mapping.tune_decoder=true --out runs/tune              # fine-tune D_N too
     mlsm train direct --config configs/mlsm_small.yaml --out runs/direct       # IV-F ablation
+    mlsm train exposure --config configs/mlsm_small.yaml --init runs/tune/model.safetensors \
+                      --out runs/final      # fit the global exposure head, attach it
     torchrun --nproc_per_node 4 -m mlsm train vae ...                           # DDP (NCCL / gloo)
 
 ``--resume`` continues an interrupted run from ``OUT/last.pt`` on the same schedule.
@@ -19,13 +21,14 @@ import sys
 import time
 from pathlib import Path
 
+from mlsm.atomic import write_text_atomic
 from mlsm.config import ConfigError, dump_config, load_config
 
-STAGES = ("vae", "map", "direct")
+STAGES = ("vae", "map", "direct", "exposure")
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("train", help="train a stage (vae, map) or the direct ablation",
+    parser = subparsers.add_parser("train", help="train a stage (vae, map), the direct ablation or the exposure head",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("stage", choices=STAGES)
     parser.add_argument("--config", type=Path, help="experiment YAML (defaults: the mlsm_small config)")
@@ -48,6 +51,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"mlsm train: error: {exc}", file=sys.stderr)
         return 2
     init_is_weights = args.init is not None and args.init.suffix == ".safetensors"
+    if args.stage == "exposure":
+        if not init_is_weights:
+            print("mlsm train: error: `exposure` needs --init MODEL.safetensors (the network to calibrate)",
+                  file=sys.stderr)
+            return 2
+        try:
+            fit_exposure(experiment, args.init, args.out)
+        except (FileNotFoundError, ValueError, OSError) as exc:
+            print(f"mlsm train: error: {' '.join(str(exc).split())}", file=sys.stderr)
+            return 1
+        return 0
     if args.stage == "map" and args.vae is None and not init_is_weights:
         print("mlsm train: error: `map` needs --vae PATH (the stage-1 vaes.safetensors) or --init PATH",
               file=sys.stderr)
@@ -89,12 +103,14 @@ def train(stage_name: str, experiment, out_dir: Path, vae_weights: Path | None =
         if stage_name == "map" and (init_weights is None or init_weights.suffix == ".pt"):
             _load_vaes(model, vae_weights, card)
         _load_init(model, init_weights, card, {"vae_c": model.vae_c, "vae_n": model.vae_n,
-                                               "mapping": model.mapping, "decoder": model.vae_n.decoders})
+                                               "mapping": model.mapping, "decoder": model.vae_n.decoders,
+                                               "encoder": model.vae_c.encoders})
         if stage_name == "vae":
             stage = VAEStage(model, experiment.loss, validation)
             weights_name = "vaes.safetensors"
         else:
-            stage = MappingStage(model, experiment.loss, validation, experiment.mapping.tune_decoder)
+            stage = MappingStage(model, experiment.loss, validation, experiment.mapping.tune_decoder,
+                                 experiment.mapping.tune_encoder)
             weights_name = "model.safetensors"
         arch = "enhancer"
 
@@ -105,6 +121,24 @@ def train(stage_name: str, experiment, out_dir: Path, vae_weights: Path | None =
     stage.on_finish = on_finish
     trainer = Trainer(stage, dataset, experiment.train, out_dir, config=dump_config(experiment))
     return trainer.run(resume=resume)
+
+
+def fit_exposure(experiment, weights: Path, out_dir: Path) -> Path:
+    """Fit the exposure head on the experiment's photos and ranges; write OUT/model.safetensors."""
+    import json
+
+    from mlsm.data.synthetic import load_photos
+    from mlsm.train.exposure import attach_exposure_head, fit_exposure_head
+
+    photos = load_photos([Path(p) for p in experiment.data.photos])
+    head, fit = fit_exposure_head(photos, experiment.data.ranges(), experiment.exposure, experiment.train.seed)
+    fit["photos_from"] = list(experiment.data.photos)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = attach_exposure_head(weights, head, out_dir / "model.safetensors", fit)
+    write_text_atomic(out_dir / "exposure_fit.json", json.dumps(fit, indent=2) + "\n")
+    print(f"exposure head: {fit['samples']} samples, train RMSE of the log mean {fit['train_rmse_log_mean']}"
+          f" -> {path}")
+    return path
 
 
 def _load_init(model, init_weights: Path | None, card: dict, checkpoint_modules: dict) -> None:

@@ -1,12 +1,13 @@
 """Experiment config (one YAML per stage and model size) and the builders it drives.
 
-A config has four sections, each a dataclass checked by :func:`mlsm.config.load_config`
+A config has five sections, each a dataclass checked by :func:`mlsm.config.load_config`
 (unknown keys are errors; ``--set section.key=value`` overrides)::
 
     model:  ModelConfig   architecture (``mlsm.models.configs``)
     data:   DataConfig    clean photos, crop size and the degradation ranges
     loss:   LossConfig    loss weights (``mlsm.train.stages``)
     train:  TrainOptions  steps, batch, lr and its linear decay, checkpoints (``mlsm.train.loop``)
+    exposure: ExposureOptions  fit of the global exposure head (``mlsm.train.exposure``)
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import torch
 from mlsm.data.degrade import DegradationRanges, degrade, sample_params
 from mlsm.data.synthetic import SyntheticPairs, load_photos
 from mlsm.models.configs import ModelConfig
+from mlsm.train.exposure import ExposureOptions
 from mlsm.train.loop import TrainOptions
 from mlsm.train.stages import LossConfig
 
@@ -58,9 +60,11 @@ class DataConfig:
 
 @dataclass
 class MappingOptions:
-    """Stage-2 options: ``tune_decoder`` also trains D_N (our extension; the paper freezes it)."""
+    """Stage-2 options: ``tune_decoder`` also trains D_N, ``tune_encoder`` also trains E_C
+    (our extensions; the paper freezes both VAEs in stage 2)."""
 
     tune_decoder: bool = False
+    tune_encoder: bool = False
 
 
 @dataclass
@@ -72,6 +76,7 @@ class Experiment:
     data: DataConfig = field(default_factory=DataConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainOptions = field(default_factory=TrainOptions)
+    exposure: ExposureOptions = field(default_factory=ExposureOptions)
 
 
 def build_training_data(data: DataConfig, seed: int) -> SyntheticPairs:

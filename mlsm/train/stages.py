@@ -153,11 +153,13 @@ class _EnhancementValidation:
 class MappingStage(_EnhancementValidation, _AdversarialMixin):
     """Stage 2 (Algorithm 2, eq. 18): train {M_i} with E_C, E_N and D_N frozen.
 
-    ``tune_decoder=True`` also trains D_N (the sub-decoders of VAE_N) on the image terms.
+    ``tune_decoder=True`` also trains D_N (the sub-decoders of VAE_N) on the image terms;
+    ``tune_encoder=True`` also trains E_C (the sub-encoders of VAE_C), so that with both the
+    whole inference chain D_N o {M_i} o E_C is fine-tuned end to end (our extension).
     """
 
     def __init__(self, model: Enhancer, losses: LossConfig = LossConfig(), validation: list[dict] | None = None,
-                 tune_decoder: bool = False):
+                 tune_decoder: bool = False, tune_encoder: bool = False):
         self.model = model
         for vae in (model.vae_c, model.vae_n):
             vae.eval()
@@ -169,6 +171,10 @@ class MappingStage(_EnhancementValidation, _AdversarialMixin):
                 raise ValueError("tune_decoder needs loss.image_l1 > 0 (the decoder learns from image terms)")
             self.decoder = model.vae_n.decoders
             self.decoder.requires_grad_(True)
+        self.encoder = None
+        if tune_encoder:
+            self.encoder = model.vae_c.encoders
+            self.encoder.requires_grad_(True)
         self._setup_losses(losses)
         self.validation = validation or []
 
@@ -177,12 +183,18 @@ class MappingStage(_EnhancementValidation, _AdversarialMixin):
         super().setup(device)
 
     def trainable_modules(self) -> dict[str, nn.Module]:
-        return {"mapping": self.mapping, **({"decoder": self.decoder} if self.decoder is not None else {})}
+        modules = {"mapping": self.mapping}
+        if self.decoder is not None:
+            modules["decoder"] = self.decoder
+        if self.encoder is not None:
+            modules["encoder"] = self.encoder
+        return modules
 
     def training_step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
         self.model.vae_c.eval(), self.model.vae_n.eval()   # frozen: posterior means, no sampling
-        with torch.no_grad():
+        with torch.set_grad_enabled(self.encoder is not None):
             latents_c = self.model.vae_c.encode(batch["low"])["latents"]
+        with torch.no_grad():
             latents_n = self.model.vae_n.encode(batch["high"])["latents"]
         mapped = self.mapping(latents_c)
         first = len(mapped) - self.model.mapped_levels

@@ -64,6 +64,17 @@ def test_tune_decoder_trains_d_n_but_not_the_encoders():
     assert all(p.grad is None for p in model.vae_c.parameters())
 
 
+def test_tune_encoder_and_decoder_train_the_whole_inference_chain():
+    model = tiny_model()
+    stage = MappingStage(model, LossConfig(), tune_decoder=True, tune_encoder=True)
+    assert set(stage.trainable_modules()) == {"mapping", "decoder", "encoder"}
+    stage.training_step(batch(), 0)["loss"].backward()
+    # posterior means at inference: every E_C weight but the unused log-variance heads learns
+    assert all(p.grad is not None for name, p in model.vae_c.encoders.named_parameters() if "logvar" not in name)
+    assert all(p.grad is not None for p in model.vae_n.decoders.parameters())
+    assert all(p.grad is None for p in model.vae_n.encoders.parameters())
+
+
 def test_mapping_stage_with_gan_has_a_discriminator_step():
     stage = MappingStage(tiny_model(), LossConfig(gan=0.1))
     data = batch()

@@ -1,0 +1,159 @@
+"""Global exposure calibration: the whole image decides how bright the output is.
+
+Why it exists. A compressed dark photo is (before noise and JPEG) ``c = e * n`` in linear
+light, with the exposure ``e`` unknown (x0.03-0.3 in training, a 10x range). Every method
+has to guess the normal-light brightness, and on Kodak24 that guess dominates PSNR: with the
+output's mean set to the ground truth's, the stage-2b model gains +2.0 dB
+(``scripts/brightness_bias.py``). The CNN guesses ``e`` from a few hundred pixels of
+context (and from 64-128 px training crops); the strongest cue is global: the brightest
+objects of a scene are near white in a normal exposure, so the top percentiles of the
+whole image pin down ``e``. This head reads them.
+
+What it computes (no learned convolution, 12 numbers):
+
+* ``features``: the linear-light luminance (channel mean after the inverse sRGB curve)
+  averaged over a grid of about ``grid_cells`` cells (so 8x8 JPEG blocks, noise and image
+  size matter little), then ``log`` of its mean and of the ``PERCENTILES`` of the cells,
+  plus a constant 1;
+* ``forward``: ``w . features`` = the predicted log linear mean of the normal-light image,
+  ``w`` fitted by ridge regression on degraded training photos
+  (:func:`mlsm.train.exposure.fit_exposure_head`);
+* ``calibrate``: scales the network output in linear light so its mean is the prediction,
+  the gain clipped to ``[1 / max_gain, max_gain]``, then by a user ``brightness``.
+
+The head only speaks for photos like those it was fitted on: the exposure its prediction
+implies (input mean / predicted mean) must lie in the fitted ``exposure_range``. Outside it
+(a real night shot with street lamps at white looks "normally exposed" to the
+percentiles) its say fades over one stop and the network's own brightness is kept.
+
+The statistics come from the whole image before tiling, so tiled and whole inference get
+the same gain.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+__all__ = ["PERCENTILES", "ExposureHead", "srgb_to_linear", "linear_to_srgb"]
+
+PERCENTILES = (0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999, 1.0)
+EPS = 1e-5
+_ROWS = 512  # rows per chunk when converting big images (bounded temporary memory)
+
+
+def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
+    """Inverse sRGB transfer function (IEC 61966-2-1) on a tensor in [0, 1]."""
+    x = x.clamp(0.0, 1.0)
+    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
+    """sRGB transfer function (IEC 61966-2-1) on a linear tensor, clipped to [0, 1]."""
+    x = x.clamp(0.0, 1.0)
+    return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x.clamp_min(0.0031308) ** (1 / 2.4) - 0.055)
+
+
+def _linear_luminance(image: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) sRGB -> (N, H, W) linear luminance (channel mean), in row chunks."""
+    rows = [srgb_to_linear(image[:, :, top:top + _ROWS].float()).mean(1)
+            for top in range(0, image.shape[-2], _ROWS)]
+    return torch.cat(rows, dim=1)
+
+
+class ExposureHead(nn.Module):
+    """Predicts the log linear-light mean of the normal-light image from the whole dark image.
+
+    Args:
+        grid_cells: the luminance is averaged to a grid of about this many cells first.
+        percentiles: quantiles of the grid cells used as features (besides the mean).
+        max_gain: the calibration never scales the network output by more than this factor
+            (or less than its inverse).
+        exposure_range: exposures (dark / normal, linear light) the head was fitted on.
+    """
+
+    def __init__(self, grid_cells: int = 15625, percentiles: Sequence[float] = PERCENTILES,
+                 max_gain: float = 4.0, exposure_range: tuple[float, float] = (0.03, 0.3)):
+        super().__init__()
+        if grid_cells < 1:
+            raise ValueError(f"grid_cells must be >= 1, got {grid_cells}")
+        if not percentiles or not all(0.0 <= q <= 1.0 for q in percentiles):
+            raise ValueError(f"percentiles must be a non-empty list in [0, 1], got {percentiles}")
+        if max_gain < 1.0:
+            raise ValueError(f"max_gain must be >= 1, got {max_gain}")
+        if not 0.0 < exposure_range[0] <= exposure_range[1]:
+            raise ValueError(f"exposure_range must be 0 < low <= high, got {exposure_range}")
+        self.exposure_range = (float(exposure_range[0]), float(exposure_range[1]))
+        self.grid_cells = int(grid_cells)
+        self.percentiles = tuple(float(q) for q in percentiles)
+        self.max_gain = float(max_gain)
+        self.register_buffer("weight", torch.zeros(self.num_features))
+
+    @property
+    def num_features(self) -> int:
+        return len(self.percentiles) + 2  # log mean, log percentiles, constant
+
+    # ----------------------------------------------------------------------- features
+    def grid(self, image: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) sRGB -> (N, cells) linear luminance averaged on the grid."""
+        luminance = _linear_luminance(image)
+        height, width = luminance.shape[-2:]
+        block = math.sqrt(height * width / self.grid_cells)
+        if block > 1.0:
+            size = (max(1, round(height / block)), max(1, round(width / block)))
+            luminance = F.adaptive_avg_pool2d(luminance[:, None], size)[:, 0]
+        return luminance.flatten(1)
+
+    def features(self, image: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) sRGB in [0, 1] -> (N, num_features) float64 features."""
+        cells = self.grid(image).double()
+        quantiles = torch.quantile(cells, torch.tensor(self.percentiles, dtype=torch.float64), dim=1).T
+        mean = cells.mean(1, keepdim=True)
+        return torch.cat([torch.log(mean + EPS), torch.log(quantiles + EPS), torch.ones_like(mean)], dim=1)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """Predicted log linear mean (N,) of the normal-light version of ``image``."""
+        return self.features(image) @ self.weight.double()
+
+    # ----------------------------------------------------------------------- calibration
+    @torch.no_grad()
+    def calibrate(self, image: torch.Tensor, output: torch.Tensor, brightness: float = 1.0) -> torch.Tensor:
+        """Scale ``output`` (N, 3, H, W, sRGB) in linear light so its mean is the prediction
+        for ``image`` times ``brightness``; returns a new tensor in [0, 1]."""
+        if brightness <= 0:
+            raise ValueError(f"brightness must be > 0, got {brightness}")
+        features = self.features(image)
+        predicted = features @ self.weight.double()                       # log mean, (N,)
+        implied = features[:, 0] - predicted                                # log exposure
+        low, high = math.log(self.exposure_range[0]), math.log(self.exposure_range[1])
+        outside = (implied - high).clamp_min(0) + (low - implied).clamp_min(0)
+        say = (1.0 - outside / math.log(2.0)).clamp(0.0, 1.0)              # fades over one stop
+        current = _linear_luminance(output).double().flatten(1).mean(1)   # (N,)
+        log_gain = (say * (predicted - torch.log(current.clamp_min(EPS)))).clamp(-math.log(self.max_gain),
+                                                                                math.log(self.max_gain))
+        gain = torch.exp(log_gain) * brightness
+        result = torch.empty_like(output)
+        for top in range(0, output.shape[-2], _ROWS):
+            rows = output[:, :, top:top + _ROWS].float()
+            scaled = srgb_to_linear(rows) * gain.to(rows.dtype).view(-1, 1, 1, 1)
+            result[:, :, top:top + _ROWS] = linear_to_srgb(scaled).to(output.dtype)
+        return result
+
+    # ----------------------------------------------------------------------- storage
+    def spec(self) -> dict:
+        """JSON-able description stored next to the weight in a weight file."""
+        return {"grid_cells": self.grid_cells, "percentiles": list(self.percentiles), "max_gain": self.max_gain,
+                "exposure_range": list(self.exposure_range)}
+
+    @classmethod
+    def from_spec(cls, spec: dict, weight: torch.Tensor | Sequence[float]) -> "ExposureHead":
+        head = cls(int(spec["grid_cells"]), spec["percentiles"], float(spec["max_gain"]),
+                   tuple(spec["exposure_range"]))
+        weight = torch.as_tensor(weight, dtype=torch.float32).flatten()
+        if weight.numel() != head.num_features:
+            raise ValueError(f"exposure head: {weight.numel()} weights for {head.num_features} features")
+        head.weight.copy_(weight)
+        return head

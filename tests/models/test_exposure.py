@@ -1,0 +1,218 @@
+"""The global exposure head: features, calibration, fitting, storage and every backend."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from mlsm.cli import main
+from mlsm.data.degrade import DegradationRanges, degrade, sample_params, srgb_to_linear as np_srgb_to_linear
+from mlsm.io import read_image, write_image
+from mlsm.models import Enhancer, ModelConfig, VAEConfig
+from mlsm.models.exposure import ExposureHead, linear_to_srgb, srgb_to_linear
+from mlsm.models.weights import read_metadata, save_weights
+from mlsm.models.zoo import load_model, load_network
+from mlsm.train.exposure import ExposureOptions, attach_exposure_head, fit_exposure_head
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def constant_head(log_mean: float, **options) -> ExposureHead:
+    """A head that predicts ``log_mean`` for every image (only the constant weight set)."""
+    head = ExposureHead(**options)
+    head.weight[-1] = log_mean
+    return head
+
+
+def linear_mean(image: torch.Tensor) -> float:
+    return float(srgb_to_linear(image).mean())
+
+
+def scene(seed: int, size: int = 64) -> np.ndarray:
+    """A clean 'photo': textured background of random brightness and a white object."""
+    rng = np.random.default_rng(seed)
+    level = rng.uniform(0.15, 0.6)
+    image = np.clip(level + 0.1 * rng.standard_normal((size, size, 3)), 0, 1).astype(np.float32)
+    top, left = rng.integers(0, size - 12, 2)
+    image[top:top + 12, left:left + 12] = 1.0
+    return image
+
+
+def test_transfer_functions_match_the_numpy_ones():
+    x = torch.linspace(0, 1, 101)
+    assert torch.allclose(srgb_to_linear(x), torch.from_numpy(np_srgb_to_linear(x.numpy())), atol=1e-6)
+    assert torch.allclose(linear_to_srgb(srgb_to_linear(x)), x, atol=1e-5)
+
+
+def test_features_are_the_log_mean_and_log_percentiles_of_the_grid():
+    head = ExposureHead(grid_cells=64)
+    image = torch.rand(2, 3, 40, 24, generator=torch.Generator().manual_seed(0))
+    features = head.features(image)
+    assert features.shape == (2, head.num_features)
+    cells = head.grid(image)
+    assert cells.shape[1] == pytest.approx(64, abs=8)
+    assert torch.allclose(features[:, 0], torch.log(srgb_to_linear(image).mean((1, 2, 3)).double() + 1e-5), atol=1e-4)
+    assert torch.allclose(features[:, -2], torch.log(cells.max(1).values.double() + 1e-5))
+    assert torch.equal(features[:, -1], torch.ones(2, dtype=torch.float64))
+    assert torch.all(features[:, 1:-2].diff(dim=1) >= 0)  # percentiles ascend
+
+
+def test_features_barely_depend_on_the_image_size():
+    """The grid makes a photo and its 3x enlargement look alike (same exposure, same say)."""
+    head = ExposureHead(grid_cells=256)
+    small = torch.from_numpy(scene(3)).permute(2, 0, 1)[None]
+    large = torch.nn.functional.interpolate(small, scale_factor=3, mode="nearest")
+    assert torch.allclose(head.features(small), head.features(large), atol=0.05)
+
+
+def test_calibration_sets_the_linear_mean_to_the_prediction():
+    dark = torch.full((1, 3, 32, 32), 0.2)                  # linear mean ~0.033
+    output = torch.full((1, 3, 32, 32), 0.3)
+    head = constant_head(math.log(0.2))                      # implied exposure 0.166: in range
+    calibrated = head.calibrate(dark, output)
+    assert linear_mean(calibrated) == pytest.approx(0.2, rel=1e-3)
+    assert linear_mean(head.calibrate(dark, output, brightness=1.5)) == pytest.approx(0.3, rel=1e-3)
+
+
+def test_gain_is_clipped_and_out_of_range_exposures_keep_the_network_output():
+    dark = torch.full((1, 3, 16, 16), 0.2)                   # linear mean ~0.033
+    output = torch.full((1, 3, 16, 16), 0.02)                # linear mean ~0.0015
+    clipped = constant_head(math.log(0.5), max_gain=2.0).calibrate(dark, output)
+    assert linear_mean(clipped) == pytest.approx(2 * linear_mean(output), rel=1e-3)
+    # the prediction implies exposure 0.033 / 0.04 = 0.83, two stops above the fitted 0.3
+    kept = constant_head(math.log(0.04)).calibrate(dark, output)
+    assert torch.allclose(kept, output, atol=1e-6)
+    # half a stop above the range: half the say
+    implied_high = 0.3 * 2 ** 0.5
+    predicted = linear_mean(dark) / implied_high
+    half = constant_head(math.log(predicted)).calibrate(dark, torch.full((1, 3, 16, 16), 0.5))
+    expected = math.sqrt(predicted / linear_mean(torch.full((1, 3, 16, 16), 0.5)))  # gain^(1/2)
+    assert linear_mean(half) / linear_mean(torch.full((1, 3, 16, 16), 0.5)) == pytest.approx(expected, rel=1e-3)
+
+
+def test_bad_head_arguments():
+    with pytest.raises(ValueError, match="grid_cells"):
+        ExposureHead(grid_cells=0)
+    with pytest.raises(ValueError, match="percentiles"):
+        ExposureHead(percentiles=[1.5])
+    with pytest.raises(ValueError, match="max_gain"):
+        ExposureHead(max_gain=0.5)
+    with pytest.raises(ValueError, match="exposure_range"):
+        ExposureHead(exposure_range=(0.3, 0.03))
+    with pytest.raises(ValueError, match="brightness"):
+        ExposureHead().calibrate(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8), brightness=0)
+    with pytest.raises(ValueError, match="12 features"):
+        ExposureHead.from_spec(ExposureHead().spec(), [0.0] * 3)
+
+
+def test_fitted_head_predicts_unseen_photos_better_than_a_constant():
+    ranges = DegradationRanges(quality=(60, 95))
+    head, fit = fit_exposure_head([scene(i) for i in range(24)], ranges, ExposureOptions(draws=6, grid_cells=1024))
+    assert fit["samples"] == 24 * 6 and fit["train_rmse_log_mean"] < 0.3
+    rng = np.random.default_rng(99)
+    errors, targets = [], []
+    for seed in range(100, 120):
+        clean = scene(seed)
+        target = math.log(float(np_srgb_to_linear(clean).mean()))
+        dark = torch.from_numpy(degrade(clean, sample_params(rng, ranges), rng)).permute(2, 0, 1)[None]
+        errors.append(float(head(dark)) - target)
+        targets.append(target)
+    rmse = float(np.sqrt(np.mean(np.square(errors))))
+    assert rmse < 0.5 * float(np.std(targets))   # the constant predictor's error is std(targets)
+
+
+@pytest.fixture(scope="module")
+def calibrated_weights(tiny_weights, tmp_path_factory):
+    head = constant_head(math.log(0.15), max_gain=1000.0)  # the random network's output may be dim
+    path = tmp_path_factory.mktemp("calibrated") / "model.safetensors"
+    return str(attach_exposure_head(tiny_weights, head, path, {"note": "constant head, tests"}))
+
+
+def test_weights_round_trip_the_head(calibrated_weights, tiny_weights):
+    metadata = read_metadata(calibrated_weights)
+    assert metadata["exposure"]["exposure_range"] == [0.03, 0.3]
+    assert metadata["card"]["exposure_head"] == {"note": "constant head, tests"}
+    network, loaded = load_network(calibrated_weights)
+    plain, _ = load_network(tiny_weights)
+    assert all(torch.equal(a, b) for a, b in zip(network.state_dict().values(), plain.state_dict().values()))
+    assert torch.equal(loaded["exposure_head"].weight, constant_head(math.log(0.15)).weight)
+    assert loaded["exposure_head"].max_gain == 1000.0
+    assert load_network(tiny_weights)[1]["exposure_head"] is None
+
+
+def test_a_head_tensor_without_its_spec_is_refused(tiny_weights, tmp_path):
+    from safetensors.torch import load_file, save_file
+    from safetensors import safe_open
+
+    tensors = load_file(tiny_weights)
+    tensors["exposure_head.weight"] = torch.zeros(12)
+    with safe_open(tiny_weights, framework="pt") as handle:
+        metadata = handle.metadata()
+    broken = tmp_path / "broken.safetensors"
+    save_file(tensors, str(broken), metadata=metadata)
+    with pytest.raises(ValueError, match="without an 'exposure' spec"):
+        load_network(broken)
+
+
+def test_model_calibrates_whole_and_tiled_alike(calibrated_weights):
+    image = np.clip(np.random.default_rng(1).random((90, 70, 3)) * 0.15, 0, 1).astype(np.float32)
+    model = load_model(calibrated_weights)
+    whole = model.enhance(image)
+    assert float(np_srgb_to_linear(whole).mean()) == pytest.approx(0.15, rel=0.02)
+    tiled = load_model(calibrated_weights, tile=48, overlap=16).enhance(image)
+    raw_whole = load_model(calibrated_weights, calibrate_exposure=False).enhance(image)
+    raw_tiled = load_model(calibrated_weights, calibrate_exposure=False, tile=48, overlap=16).enhance(image)
+    # the gain is one number from the whole image, so tiling changes only the network part
+    gain_whole = np_srgb_to_linear(whole).mean() / np_srgb_to_linear(raw_whole).mean()
+    gain_tiled = np_srgb_to_linear(tiled).mean() / np_srgb_to_linear(raw_tiled).mean()
+    assert gain_tiled == pytest.approx(gain_whole, rel=0.02)
+    assert not np.allclose(whole, raw_whole, atol=1e-3)
+
+
+def test_onnx_backend_applies_the_same_head(calibrated_weights, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from mlsm.export import load_onnx_model
+
+    image = np.clip(np.random.default_rng(2).random((40, 52, 3)) * 0.2, 0, 1).astype(np.float32)
+    expected = load_model(calibrated_weights).enhance(image)
+    assert np.abs(load_onnx_model(calibrated_weights).enhance(image) - expected).max() <= 1e-3
+    path = tmp_path / "calibrated.onnx"
+    assert main(["export-onnx", "--model", calibrated_weights, "-o", str(path)]) == 0
+    from_file = load_onnx_model(path)
+    assert from_file.exposure_head is not None
+    assert np.abs(from_file.enhance(image) - expected).max() <= 1e-3
+    assert load_onnx_model(path, calibrate_exposure=False).exposure_head is None
+
+
+def test_train_exposure_cli_attaches_a_fitted_head(tiny_weights, tmp_path, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(4):
+        write_image(photos / f"{i}.png", scene(i, 48))
+    out = tmp_path / "run"
+    args = ["train", "exposure", "--init", tiny_weights, "--out", str(out),
+            "--set", f"data.photos=[{photos}]", "--set", "exposure.draws=3", "--set", "exposure.grid_cells=256"]
+    assert main(args) == 0
+    assert "12 samples" in capsys.readouterr().out
+    metadata = read_metadata(out / "model.safetensors")
+    assert metadata["card"]["exposure_head"]["samples"] == 12
+    assert metadata["exposure"]["grid_cells"] == 256
+    assert (out / "exposure_fit.json").is_file()
+    assert main(["train", "exposure", "--out", str(out)]) == 2
+    assert "needs --init" in capsys.readouterr().err
+
+
+def test_enhance_cli_brightness_and_opt_out(calibrated_weights, tmp_path):
+    source = tmp_path / "dark.png"
+    write_image(source, np.clip(np.random.default_rng(3).random((40, 40, 3)) * 0.15, 0, 1).astype(np.float32))
+    means = {}
+    for name, extra in {"default": [], "brighter": ["--brightness", "2"],
+                        "raw": ["--no-exposure-calibration"]}.items():
+        out = tmp_path / name
+        assert main(["enhance", str(source), "-o", str(out), "--model", calibrated_weights, *extra]) == 0
+        means[name] = float(np_srgb_to_linear(read_image(out / "dark.png")[0]).mean())
+    assert means["default"] == pytest.approx(0.15, rel=0.03)
+    assert means["brighter"] == pytest.approx(0.30, rel=0.08)  # less where pixels clip at white
+    assert abs(means["raw"] - 0.15) > 0.01
