@@ -21,7 +21,8 @@ def main() -> None:
     config = read_metadata(args.vae)["config"]
     network, card = Enhancer(config), {"stage": "map", "from_checkpoint": str(args.checkpoint)}
     _load_vaes(network, args.vae, card)
-    _load_init(network, args.checkpoint, card, {"mapping": network.mapping, "decoder": network.vae_n.decoders})
+    _load_init(network, args.checkpoint, card, {"mapping": network.mapping, "decoder": network.vae_n.decoders,
+                                                  "encoder": network.vae_c.encoders})
     card["step"] = int(torch.load(args.checkpoint, map_location="cpu", weights_only=True)["step"])
     save_weights(args.out, network, "enhancer", config, card)
     print(f"wrote {args.out} (step {card['step']})")

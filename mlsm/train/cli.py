@@ -118,7 +118,13 @@ def train(stage_name: str, experiment, out_dir: Path, vae_weights: Path | None =
         card["steps"] = experiment.train.steps
         save_weights(Path(out) / weights_name, model.cpu(), arch, experiment.model, card)
 
+    def on_best(out: Path, step: int, value: float) -> None:
+        best_card = {**card, "steps": experiment.train.steps,
+                     "best": {"step": step, experiment.train.keep_best: value}}
+        save_weights(Path(out) / "best.safetensors", model, arch, experiment.model, best_card)
+
     stage.on_finish = on_finish
+    stage.on_best = on_best
     trainer = Trainer(stage, dataset, experiment.train, out_dir, config=dump_config(experiment))
     return trainer.run(resume=resume)
 
@@ -130,6 +136,10 @@ def fit_exposure(experiment, weights: Path, out_dir: Path) -> Path:
     from mlsm.data.synthetic import load_photos
     from mlsm.train.exposure import attach_exposure_head, fit_exposure_head
 
+    if experiment.train.num_threads:
+        import torch
+
+        torch.set_num_threads(experiment.train.num_threads)
     photos = load_photos([Path(p) for p in experiment.data.photos])
     head, fit = fit_exposure_head(photos, experiment.data.ranges(), experiment.exposure, experiment.train.seed)
     fit["photos_from"] = list(experiment.data.photos)

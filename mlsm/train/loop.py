@@ -42,6 +42,8 @@ Optional hooks:
   (tensors and primitive containers only).
 * ``collate(items) -> batch``: replaces ``default_collate``.
 * ``on_finish(out_dir)``: main rank, after the last step (e.g. export safetensors weights).
+* ``on_best(out_dir, step, value)``: main rank, after a validation that improved
+  ``keep_best`` (a key of ``validate()``, higher is better), e.g. export ``best.safetensors``.
 
 Data (:class:`SeededDataset`): ``len(dataset)`` plus, for random augmentation,
 ``get_item(index, rng)`` where ``rng`` is :func:`~mlsm.train.distributed.item_generator`
@@ -129,6 +131,7 @@ class TrainOptions:
     num_workers: int = 0
     log_every: int = 50
     val_every: int | None = None
+    keep_best: str | None = None      # a validate() key (higher is better): stage.on_best on improvement
     checkpoint_minutes: float = 5.0
     checkpoint_every_steps: int | None = None
     stop_after: int | None = None     # stop (with a checkpoint) once this many steps are done
@@ -391,6 +394,7 @@ class Trainer:
         self.config = config or {}
         self.dist_info = dist_info
         self.step = 0
+        self.best_value: float | None = None
 
     # -- paths --------------------------------------------------------------------------
     @property
@@ -507,6 +511,7 @@ class Trainer:
         if changed and self.info.is_main:
             logger.warning("resuming with a different data order (checkpoint vs now): %s", changed)
         self.step = int(checkpoint["step"])
+        self.best_value = checkpoint.get("best_value")
 
     def _state(self) -> dict[str, Any]:
         optimizers = {"generator": self.g_optimizer.state_dict()}
@@ -527,6 +532,7 @@ class Trainer:
             "options": dump_config(self.options),
             "config": self.config,
             "extra": extra,
+            "best_value": self.best_value,
         }
 
     def save(self) -> Path | None:
@@ -583,11 +589,23 @@ class Trainer:
                 if has_val:
                     values = {key: float(value) for key, value in stage.validate().items()}
                     metrics.scalars("val", self.step, values)
+                    self._keep_best(values)
                 if has_images:
                     metrics.images(self.step, stage.sample_images())
         finally:
             for sub, training in modes:
                 sub.training = training
+
+    def _keep_best(self, values: dict[str, float]) -> None:
+        key = self.options.keep_best
+        if key is None:
+            return
+        if key not in values:
+            raise StageError(f"train.keep_best={key!r} is not a validation value (have {sorted(values)})")
+        if self.best_value is None or values[key] > self.best_value:
+            self.best_value = values[key]
+            if callable(getattr(self.stage, "on_best", None)):
+                self.stage.on_best(self.out_dir, self.step, values[key])
 
     def _stop_requested(self, stop: _StopSignal) -> bool:
         if not self.info.is_distributed:
@@ -606,6 +624,7 @@ class Trainer:
         elif resume and info.is_main:
             logger.warning("no checkpoint at %s: starting from step 0", self.checkpoint_path)
         self.step = 0
+        self.best_value = None
         self._build(checkpoint)
         start = self.step
         end = min(opts.steps, opts.stop_after) if opts.stop_after else opts.steps

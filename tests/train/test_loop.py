@@ -323,3 +323,35 @@ def _child_main(out_dir: str, steps: str, every: str, sleep: str) -> int:
 
 if __name__ == "__main__" and len(sys.argv) == 6 and sys.argv[1] == "child":
     sys.exit(_child_main(*sys.argv[2:]))
+
+
+class ScriptedValidationStage(ToyStage):
+    """ToyStage whose validation score follows a script; records on_best calls."""
+
+    def __init__(self, scores):
+        super().__init__(noise_std=0.0)
+        self.scores = list(scores)
+        self.best_calls = []
+
+    def validate(self) -> dict[str, float]:
+        return {"score": self.scores.pop(0)}
+
+    def on_best(self, out_dir: Path, step: int, value: float) -> None:
+        self.best_calls.append((step, value))
+
+
+def test_keep_best_calls_on_best_only_on_improvement_and_survives_resume(tmp_path):
+    stage = ScriptedValidationStage([1.0, 3.0, 2.0, 2.5])
+    options = toy_options(steps=40, val_every=10, keep_best="score", stop_after=20)
+    Trainer(stage, ToyDataset(), options, tmp_path).run()
+    assert stage.best_calls == [(10, 1.0), (20, 3.0)]
+    assert load_checkpoint(tmp_path / "last.pt")["best_value"] == 3.0
+    resumed = ScriptedValidationStage([2.0, 3.5])
+    Trainer(resumed, ToyDataset(), toy_options(steps=40, val_every=10, keep_best="score"), tmp_path).run(resume=True)
+    assert resumed.best_calls == [(40, 3.5)]  # 2.0 at step 30 is no better than the stored 3.0
+
+
+def test_keep_best_names_a_missing_validation_key(tmp_path):
+    stage = ScriptedValidationStage([1.0])
+    with pytest.raises(StageError, match="keep_best='psnr'"):
+        Trainer(stage, ToyDataset(), toy_options(steps=10, val_every=10, keep_best="psnr"), tmp_path).run()

@@ -167,6 +167,18 @@ def test_smoke_training_both_stages_beats_identity(tmp_path):
     assert not torch.equal(before["vae_n.decoders.0.body.1.weight"], after["vae_n.decoders.0.body.1.weight"])
     assert torch.equal(before["vae_c.encoders.0.mean.weight"], after["vae_c.encoders.0.mean.weight"])
 
+    # ... then E_C too (the whole chain), keeping the best validation checkpoint
+    experiment.mapping.tune_encoder = True
+    experiment.train.val_every, experiment.train.keep_best = 5, "val_psnr"
+    result = train("map", experiment, tmp_path / "chain", init_weights=tmp_path / "tune" / "model.safetensors")
+    assert result.finished
+    chain = load_file(tmp_path / "chain" / "model.safetensors")
+    assert not torch.equal(after["vae_c.encoders.0.mean.weight"], chain["vae_c.encoders.0.mean.weight"])
+    best = read_metadata(tmp_path / "chain" / "best.safetensors")["card"]["best"]
+    val = _records(tmp_path / "chain", "val")
+    assert best == {"step": max(val, key=lambda r: r["val_psnr"])["step"],
+                    "val_psnr": max(r["val_psnr"] for r in val)}
+
 
 def test_init_from_weights_loads_every_tensor(tmp_path):
     from mlsm.models.weights import save_weights
