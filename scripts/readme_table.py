@@ -1,6 +1,6 @@
 """Compact "method x QF" table (PSNR / SSIM / PSNR-B) for the README from ``mlsm eval`` results.
 
-    python scripts/readme_table.py docs/results/kodak24_8/results.json runs/kodak24-stage2/results.json \
+    python scripts/readme_table.py docs/results/kodak24_24/results.json runs/other/results.json \
         --rows identity gamma zero_dce ... mlsm --labels "input" "gamma" ...
 
 Later files override earlier ones for the same method; the numbers are the means stored by

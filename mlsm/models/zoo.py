@@ -37,7 +37,7 @@ ZOO: dict[str, WeightSpec] = {
     "mlsm_small.synth_dark_jpeg": WeightSpec(
         name="mlsm_small.synth_dark_jpeg",
         file="mlsm_small.synth_dark_jpeg.safetensors",
-        sha256="71f74d97e5ae125753b5b5c58fa4fcde5a633c061cf9031ba6d4e6c642d3eca3",
+        sha256="78480b6d2df3d37c9c4a25c75f5329b40919d613a2d0055bc464fb8b473259b1",
         description="mlsm_small trained on synthetic dark JPEG pairs from CBSD68 + McMaster "
                     "(exposure x0.03-0.3, QF 60-95); see MODEL_CARD.md",
     ),
