@@ -44,8 +44,12 @@ def main() -> None:
     parser.add_argument("--model", help="weights run without a head for part 2")
     parser.add_argument("--evalset")
     parser.add_argument("--quality", type=int, default=90)
+    parser.add_argument("--real", nargs="+", help="folders of real dark photos: part 3 only")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.real:
+        real_photos(args.real)
+        return
 
     photos = load_photos([Path(p) for p in args.photos])
     heads = {name: ExposureHead(cells, PERCENTILES) for name, cells in GRIDS.items()}
@@ -102,6 +106,26 @@ def main() -> None:
             report[f"head {grid}, {subset}"] = [psnr(scaled(o, p), g) for o, p, g in zip(outs, predicted, gts)]
     for name, values in report.items():
         print(f"{name:40s} {np.mean(values):.2f} dB")
+
+
+def real_photos(folders) -> None:
+    """Part 3: on real dark photos, how much does the shipped head change the brightness?"""
+    from mlsm.io import iter_image_files
+
+    model = load_model()
+    head = model.exposure_head
+    changed, total = 0, 0
+    for path in iter_image_files(folders):
+        image = torch.from_numpy(read_image(path)[0]).permute(2, 0, 1)[None]
+        if image.shape[-1] * image.shape[-2] > 4_000_000:
+            continue
+        raw = model._run_network(image).clamp(0, 1)
+        calibrated = head.calibrate(image, raw)
+        ratio = float(srgb_to_linear(calibrated.numpy()).mean() / srgb_to_linear(raw.numpy()).mean())
+        total += 1
+        changed += abs(ratio - 1) > 0.01
+        print(f"{path}: calibrated / network linear mean {ratio:.3f}")
+    print(f"Part 3: the head changed the brightness of {changed} of {total} real photos by more than 1 %")
 
 
 if __name__ == "__main__":

@@ -353,6 +353,25 @@ def read_cell(path: Path) -> dict[str, dict]:
     return records
 
 
+def weights_fingerprint(method_name: str) -> str | None:
+    """First 16 hex digits of the sha256 of an mlsm method's weight file (None for others or
+    when the file cannot be found: building the method will then report it)."""
+    mlsm_steps = [s for s in _steps_of(method_name) if s == MLSM_PREFIX or s.startswith(MLSM_PREFIX + ":")]
+    if not mlsm_steps:
+        return None
+    from mlsm.models.weights import sha256_of
+    from mlsm.models.zoo import DEFAULT_MODEL, resolve_weights
+
+    digests = []
+    for step in mlsm_steps:
+        target = step.partition(":")[2] or DEFAULT_MODEL
+        try:
+            digests.append(sha256_of(resolve_weights(target)[0])[:16])
+        except (FileNotFoundError, OSError):
+            return None
+    return "+".join(digests)
+
+
 def _append(path: Path, record: Mapping) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as stream:
@@ -544,11 +563,20 @@ def run_eval(methods: Sequence[str], sets: Sequence[str | Path], out_dir: str | 
     cache = _MethodCache(peers_dir, device, strict, log)
     steps = _StepCache(methods)
     done: dict[tuple[str, str, int], dict[str, dict]] = {}
+    fingerprints = {method: weights_fingerprint(method) for method in methods}
     for source, set_qualities, _ in plan:
         for method in methods:
+            stale = 0
             for quality in set_qualities:
                 cell = read_cell(cell_path(out_dir, source.name, method, quality))
-                done[(source.name, method, quality)] = {k: r for k, r in cell.items() if not r.get("error")}
+                good = {k: r for k, r in cell.items() if not r.get("error")}
+                if fingerprints[method] is not None:  # weights replaced since: recompute those cells
+                    stale += sum(r.get("weights") != fingerprints[method] for r in good.values())
+                    good = {k: r for k, r in good.items() if r.get("weights") == fingerprints[method]}
+                done[(source.name, method, quality)] = good
+            if stale:
+                log(f"mlsm eval: {method}: its weights changed since {stale} stored result(s) on "
+                    f"{source.name} were computed; recomputing them")
     total = sum(len(items) * len(q) * len(methods) for _, q, items in plan)
     finished = sum(1 for source, q_list, items in plan for method in methods for quality in q_list
                    for item in items if item.name in done[(source.name, method, quality)])
@@ -574,6 +602,8 @@ def run_eval(methods: Sequence[str], sets: Sequence[str | Path], out_dir: str | 
                         bar.set_postfix_str(f"{source.name} qf{quality} {method_name}", refresh=False)
                         record = {"method": method_name, "set": source.name, "quality": int(quality),
                                   "image": item.name}
+                        if fingerprints[method_name] is not None:
+                            record["weights"] = fingerprints[method_name]
                         try:
                             if gt is None:
                                 gt, _ = read_image(item.gt)

@@ -202,6 +202,40 @@ def test_resume_gives_identical_numbers_without_recomputing(evalset_dir, tmp_pat
     assert again["records"] == resumed["records"] and again["means"] == resumed["means"]
 
 
+def test_resume_recomputes_an_mlsm_model_whose_weights_changed(evalset_dir, tmp_path, one_torch_thread):
+    """Cells are named after the method spec; replacing the weight file behind the same spec
+    must not reuse the old model's numbers."""
+    import shutil
+
+    import torch
+
+    from mlsm.models import Enhancer, ModelConfig, VAEConfig
+    from mlsm.models.weights import save_weights
+
+    config = ModelConfig(vae=VAEConfig(widths=[4, 6, 8]))
+    weights = tmp_path / "model.safetensors"
+    torch.manual_seed(0)
+    save_weights(tmp_path / "a.safetensors", Enhancer(config), "enhancer", config)
+    torch.manual_seed(1)
+    save_weights(tmp_path / "b.safetensors", Enhancer(config), "enhancer", config)
+    method = f"mlsm:{weights}"
+    notices = []
+    shutil.copy(tmp_path / "a.safetensors", weights)
+    first = load(run_eval([method, "identity"], [evalset_dir], tmp_path / "run", progress=False, log=notices.append))
+    shutil.copy(tmp_path / "b.safetensors", weights)
+    second = load(run_eval([method, "identity"], [evalset_dir], tmp_path / "run", progress=False, log=notices.append))
+    fresh = load(run_eval([method], [evalset_dir], tmp_path / "fresh", progress=False))
+
+    def mlsm_metrics(results):
+        return metrics_of([r for r in results["records"] if r["method"] == method])
+
+    assert mlsm_metrics(second) == mlsm_metrics(fresh) != mlsm_metrics(first)
+    assert len({r["weights"] for r in first["records"] if r["method"] == method}) == 1
+    assert [n for n in notices if "weights changed" in n] == [
+        f"mlsm eval: {method}: its weights changed since {len(QUALITIES) * IMAGES} stored result(s) on "
+        f"{second['sets'][0]['name']} were computed; recomputing them"]
+
+
 def test_resume_after_a_half_written_line(evalset_dir, tmp_path, counting):
     first = load(run_eval(METHODS, [evalset_dir], tmp_path / "run", progress=False))
     name = next(iter(first["sets"]))["name"]
