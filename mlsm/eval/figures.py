@@ -199,11 +199,15 @@ def darkest_region(image: np.ndarray, size: int = 96) -> tuple[int, int, int, in
 
 # ----------------------------------------------------------------------------- QF plots
 
+_MARKERS = ("o", "s", "^", "D", "v")
+
+
 def plot_metric_vs_qf(results, out_dir: str | Path, metrics: Sequence[str] = TABLE_METRICS) -> list[Path]:
     """One PNG per (set, metric), ``out_dir/<set>_<metric>_vs_qf.png``; a line per method.
 
     ``results``: the loaded results dict, ``results.json`` or its run folder. Colours are
-    per method, line styles per setting (enhancement, E+D, D+E, ...).
+    per method (markers change once the palette repeats), line styles per setting
+    (enhancement, E+D, D+E, ...); mlsm rows are drawn thick and on top, the shipped ``mlsm`` in black.
     """
     results, _ = _results_and_dir(results, None)
     means = results["means"]
@@ -223,8 +227,11 @@ def plot_metric_vs_qf(results, out_dir: str | Path, metrics: Sequence[str] = TAB
                 if not points:
                     continue
                 qualities, values = zip(*points)
-                axes.plot(qualities, values, marker="o", markersize=3.5, linewidth=1.4,
-                          color=palette[index % len(palette)],
+                ours = method == "mlsm" or method.startswith("mlsm:")
+                axes.plot(qualities, values, marker=_MARKERS[(index // len(palette)) % len(_MARKERS)],
+                          markersize=4.5 if ours else 3.5, linewidth=2.6 if ours else 1.3,
+                          color="black" if method == "mlsm" else palette[index % len(palette)],
+                          zorder=3 if ours else 2,
                           linestyle=_LINESTYLES.get(method_setting(method), "-"), label=method)
                 drawn += 1
             if not drawn:
