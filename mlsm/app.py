@@ -368,7 +368,7 @@ def _safe_stem(text: str) -> str:
 
 def process(files, model_name: str | None, comparison: str | None = NO_COMPARISON,
             output_format: str = "PNG", *, methods: MethodCache, limits: DemoLimits | None = None,
-            output_dir: str | Path | None = None) -> DemoResult:
+            output_dir: str | Path | None = None, brightness: float = 1.0) -> DemoResult:
     """Enhance every uploaded photo with the mlsm model and the comparison method.
 
     Args:
@@ -379,6 +379,8 @@ def process(files, model_name: str | None, comparison: str | None = NO_COMPARISO
         methods: where the models come from (built once, reused).
         limits: upload caps (default :class:`DemoLimits`).
         output_dir: parent folder of the downloads (default: the system temp folder).
+        brightness: scales the mlsm output's brightness in linear light (``mlsm enhance
+            --brightness``); the comparison method is left as it is.
 
     Returns:
         A :class:`DemoResult`. Unreadable, corrupt or oversized uploads and unavailable
@@ -396,13 +398,21 @@ def process(files, model_name: str | None, comparison: str | None = NO_COMPARISO
         result.errors.append(f"Unknown download format {output_format!r}; choose one of {', '.join(OUTPUT_FORMATS)}.")
     if not model_name and comparison is None:
         result.errors.append("No method: choose an mlsm model (start with --model PATH) or a comparison method.")
+    try:
+        brightness = float(brightness)
+    except (TypeError, ValueError):
+        brightness = float("nan")
+    if not 0 < brightness <= 10:
+        result.errors.append(f"Brightness must be a number in (0, 10], got {brightness!r}.")
     if result.errors:
         return result
 
     runs = []  # (label, method)
     try:
         if model_name:
-            runs.append(("mlsm", methods.mlsm(model_name)))
+            model = methods.mlsm(model_name)
+            model.brightness = brightness  # one request at a time (queue concurrency 1)
+            runs.append(("mlsm", model))
         if comparison is not None:
             runs.append((comparison, methods.comparison(comparison)))
     except MethodUnavailableError as exc:
@@ -535,6 +545,8 @@ def build_app(methods: MethodCache, *, samples: Sequence[Path] = (), limits: Dem
                 comparison = gr.Dropdown(choices=comparison_choices, value=default_comparison,
                                          label="Compare with", elem_id="comparison",
                                          info="classical, peers, pipelines (a+b: a, then b)")
+                brightness = gr.Slider(minimum=0.5, maximum=3.0, value=1.0, step=0.1, label="mlsm brightness",
+                                       info="scales the mlsm output in linear light", elem_id="brightness")
                 output_format = gr.Radio(choices=list(OUTPUT_FORMATS), value="PNG", label="Download as",
                                          elem_id="format")
                 enhance = gr.Button("Enhance", variant="primary", elem_id="enhance")
@@ -556,9 +568,9 @@ def build_app(methods: MethodCache, *, samples: Sequence[Path] = (), limits: Dem
             folder = Path(tempfile.mkdtemp(prefix="sample-", dir=output_dir))
             return [str(shutil.copy2(samples[name], folder / samples[name].name))]
 
-        def on_enhance(files, model_name, comparison_name, fmt):
+        def on_enhance(files, model_name, comparison_name, fmt, gain=1.0):
             result = process(files, model_name, comparison_name, fmt, methods=methods, limits=limits,
-                             output_dir=output_dir)
+                             output_dir=output_dir, brightness=gain)
             if result.errors:
                 gr.Warning(result.errors[0] if len(result.errors) == 1 else f"{len(result.errors)} problems: see Status")
             name = result.comparison_name
@@ -571,7 +583,7 @@ def build_app(methods: MethodCache, *, samples: Sequence[Path] = (), limits: Dem
                     [str(path) for path in result.downloads] or None)
 
         sample.change(pick_sample, inputs=sample, outputs=uploads)
-        enhance.click(on_enhance, inputs=[uploads, model, comparison, output_format],
+        enhance.click(on_enhance, inputs=[uploads, model, comparison, output_format, brightness],
                       outputs=[mlsm_slider, comparison_slider, zoom, status, summary, downloads])
     app.queue(default_concurrency_limit=1, max_size=32)
     return app

@@ -265,8 +265,8 @@ def register(subparsers) -> None:
     parser.add_argument("--tile", type=positive_int, default=1024, help="tile side in pixels (default 1024)")
     parser.add_argument("--overlap", type=non_negative_int, default=128, help="tile overlap (default 128)")
     parser.add_argument("--brightness", type=positive_float, default=1.0, metavar="F",
-                        help="scale the exposure head's target brightness (linear light), e.g. 1.5 for "
-                             "brighter results (default 1)")
+                        help="scale the output's brightness in linear light (after the exposure head, "
+                             "if the model has one), e.g. 1.5 for brighter results (default 1)")
     parser.add_argument("--no-exposure-calibration", dest="calibrate_exposure", action="store_false",
                         help="keep the network's own brightness (skip the model's global exposure head)")
     parser.set_defaults(func=run)

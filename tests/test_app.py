@@ -67,6 +67,18 @@ def test_process_good_image(methods, dark_jpeg, tmp_path):
     assert str(tmp_path) in str(result.downloads[0])
 
 
+def test_process_brightness_scales_the_mlsm_output(methods, dark_jpeg, tmp_path):
+    plain = process([str(dark_jpeg)], methods.models[0], None, methods=methods, output_dir=tmp_path)
+    brighter = process([str(dark_jpeg)], methods.models[0], None, methods=methods, output_dir=tmp_path,
+                       brightness=2.0)
+    assert not plain.errors and not brighter.errors
+    assert np.asarray(brighter.mlsm, np.float32).mean() > np.asarray(plain.mlsm, np.float32).mean() + 1
+    again = process([str(dark_jpeg)], methods.models[0], None, methods=methods, output_dir=tmp_path)
+    assert np.array_equal(np.asarray(again.mlsm), np.asarray(plain.mlsm))  # not sticky
+    bad = process([str(dark_jpeg)], methods.models[0], None, methods=methods, output_dir=tmp_path, brightness=0)
+    assert bad.errors == ["Brightness must be a number in (0, 10], got 0.0."]
+
+
 def test_process_jpeg_download_and_comparison_only(methods, dark_jpeg, tmp_path):
     result = process(dark_jpeg, None, "he", "JPEG", methods=methods, output_dir=tmp_path)
     assert result.errors == [] and result.mlsm is None and result.comparison is not None

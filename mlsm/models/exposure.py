@@ -38,7 +38,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["PERCENTILES", "ExposureHead", "srgb_to_linear", "linear_to_srgb"]
+__all__ = ["PERCENTILES", "ExposureHead", "scale_brightness", "srgb_to_linear", "linear_to_srgb"]
 
 PERCENTILES = (0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999, 1.0)
 EPS = 1e-5
@@ -62,6 +62,17 @@ def _linear_luminance(image: torch.Tensor) -> torch.Tensor:
     rows = [srgb_to_linear(image[:, :, top:top + _ROWS].float()).mean(1)
             for top in range(0, image.shape[-2], _ROWS)]
     return torch.cat(rows, dim=1)
+
+
+def scale_brightness(image: torch.Tensor, gain: torch.Tensor | float) -> torch.Tensor:
+    """(N, 3, H, W) sRGB times ``gain`` (a number or one per image) in linear light, clipped
+    to [0, 1]; a new tensor, computed in row chunks."""
+    gain = torch.as_tensor(gain, dtype=torch.float32).reshape(-1, 1, 1, 1)
+    result = torch.empty_like(image)
+    for top in range(0, image.shape[-2], _ROWS):
+        rows = image[:, :, top:top + _ROWS].float()
+        result[:, :, top:top + _ROWS] = linear_to_srgb(srgb_to_linear(rows) * gain).to(image.dtype)
+    return result
 
 
 class ExposureHead(nn.Module):
@@ -134,13 +145,7 @@ class ExposureHead(nn.Module):
         current = _linear_luminance(output).double().flatten(1).mean(1)   # (N,)
         log_gain = (say * (predicted - torch.log(current.clamp_min(EPS)))).clamp(-math.log(self.max_gain),
                                                                                 math.log(self.max_gain))
-        gain = torch.exp(log_gain) * brightness
-        result = torch.empty_like(output)
-        for top in range(0, output.shape[-2], _ROWS):
-            rows = output[:, :, top:top + _ROWS].float()
-            scaled = srgb_to_linear(rows) * gain.to(rows.dtype).view(-1, 1, 1, 1)
-            result[:, :, top:top + _ROWS] = linear_to_srgb(scaled).to(output.dtype)
-        return result
+        return scale_brightness(output, torch.exp(log_gain) * brightness)
 
     # ----------------------------------------------------------------------- storage
     def spec(self) -> dict:

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from mlsm.models.enhancer import DirectEnhancer, Enhancer
-from mlsm.models.exposure import ExposureHead
+from mlsm.models.exposure import ExposureHead, scale_brightness
 from mlsm.models.weights import load_weights, split_exposure_head
 from mlsm.tiling import run_tiled
 
@@ -99,7 +99,8 @@ class EnhancementModel:
     so memory stays bounded; images up to ``tile`` pixels a side run whole. When the
     weights carry an exposure head (``metadata["exposure_head"]``) and
     ``calibrate_exposure`` is on, the output's brightness is then set from whole-image
-    statistics (:mod:`mlsm.models.exposure`), times ``brightness``.
+    statistics (:mod:`mlsm.models.exposure`); ``brightness`` then scales it in linear light
+    (with or without a head).
     """
 
     def __init__(self, network: torch.nn.Module, metadata: dict | None = None, device: str = "cpu",
@@ -131,6 +132,8 @@ class EnhancementModel:
         out = self._run_network(image).clamp(0.0, 1.0)
         if self.exposure_head is not None:
             out = self.exposure_head.calibrate(image, out, self.brightness)
+        elif self.brightness != 1.0:
+            out = scale_brightness(out, self.brightness)
         return out
 
     def enhance(self, image):

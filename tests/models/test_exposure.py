@@ -209,10 +209,12 @@ def test_enhance_cli_brightness_and_opt_out(calibrated_weights, tmp_path):
     write_image(source, np.clip(np.random.default_rng(3).random((40, 40, 3)) * 0.15, 0, 1).astype(np.float32))
     means = {}
     for name, extra in {"default": [], "brighter": ["--brightness", "2"],
-                        "raw": ["--no-exposure-calibration"]}.items():
+                        "raw": ["--no-exposure-calibration"],
+                        "raw_brighter": ["--no-exposure-calibration", "--brightness", "2"]}.items():
         out = tmp_path / name
         assert main(["enhance", str(source), "-o", str(out), "--model", calibrated_weights, *extra]) == 0
         means[name] = float(np_srgb_to_linear(read_image(out / "dark.png")[0]).mean())
     assert means["default"] == pytest.approx(0.15, rel=0.03)
     assert means["brighter"] == pytest.approx(0.30, rel=0.08)  # less where pixels clip at white
     assert abs(means["raw"] - 0.15) > 0.01
+    assert means["raw_brighter"] == pytest.approx(2 * means["raw"], rel=0.1)  # without a head too
