@@ -328,7 +328,7 @@ def test_estimate_quality_on_scaled_tables_and_zigzag_input():
         # identical tables (near q=100) cannot be told apart; require the same tables
         assert all(np.array_equal(a, b) for a, b in zip(ijg_quantization_tables(estimate), (luma, chroma)))
     luma, chroma = ijg_quantization_tables(30)
-    assert estimate_jpeg_quality({0: luma[mio._ZIGZAG].tolist(), 1: chroma[mio._ZIGZAG].tolist()}) == 30
+    assert estimate_jpeg_quality({0: luma[mio.jpeg._ZIGZAG].tolist(), 1: chroma[mio.jpeg._ZIGZAG].tolist()}) == 30
     assert estimate_jpeg_quality({0: luma.tolist()}) == 30
     assert estimate_jpeg_quality({}) is None and estimate_jpeg_quality(None) is None
     assert estimate_jpeg_quality({0: [1, 2, 3]}) is None
@@ -450,9 +450,9 @@ def test_errors_are_one_line_and_pickle():
 def test_icc_profile_kept_only_for_rgb():
     header = bytearray(128)
     header[16:20] = b"CMYK"
-    assert mio._icc_if_rgb(bytes(header)) is None
+    assert mio.exif._icc_if_rgb(bytes(header)) is None
     header[16:20] = b"RGB "
-    assert mio._icc_if_rgb(bytes(header)) == bytes(header)
+    assert mio.exif._icc_if_rgb(bytes(header)) == bytes(header)
 
 
 # --------------------------------------------------------------------------- writing
@@ -582,7 +582,7 @@ def test_failed_16bit_write_leaves_nothing(tmp_path, monkeypatch):
         fp.write(b"\x89PNG")
         raise MemoryError("out of memory")
 
-    monkeypatch.setattr(mio, "_write_png16", broken_png16)
+    monkeypatch.setattr(mio.writing, "_write_png16", broken_png16)
     with pytest.raises(ImageWriteError):
         write_image(tmp_path / "deep.png", smooth_rgb(), bit_depth=16)
     assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,66 @@
+"""Pixel type conversions of :mod:`mlsm.io`."""
+from __future__ import annotations
+
+
+import numpy as np
+
+
+# --------------------------------------------------------------------------- conversions
+
+
+def to_float32(array: np.ndarray) -> np.ndarray:
+    """uint8 -> /255, uint16 -> /65535, bool -> 0/1, floats -> float32 unchanged in value."""
+    array = np.asarray(array)
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / np.float32(255)
+    if array.dtype == np.uint16:
+        return array.astype(np.float32) / np.float32(65535)
+    if array.dtype == np.bool_ or np.issubdtype(array.dtype, np.floating):
+        return array.astype(np.float32)
+    raise ValueError(f"array: unsupported dtype {array.dtype} (expected uint8, uint16 or float)")
+
+
+def to_uint8(array: np.ndarray) -> np.ndarray:
+    """Float in [0, 1] -> round(x * 255) clipped to 0..255; uint16 -> round(x / 257).
+
+    uint8 input is returned unchanged. Non-finite floats raise ValueError rather than
+    silently turning into black pixels.
+    """
+    array = np.asarray(array)
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.uint16:
+        return np.rint(array / 257.0).astype(np.uint8)
+    if array.dtype == np.bool_:
+        return array.astype(np.uint8) * np.uint8(255)
+    if np.issubdtype(array.dtype, np.floating):
+        if not np.all(np.isfinite(array)):
+            raise ValueError("array: contains NaN or infinite values")
+        return np.clip(np.rint(array * 255.0), 0, 255).astype(np.uint8)
+    raise ValueError(f"array: unsupported dtype {array.dtype} (expected uint8, uint16 or float)")
+
+
+def _to_uint16(array: np.ndarray) -> np.ndarray:
+    if array.dtype == np.uint16:
+        return array
+    if array.dtype == np.uint8:
+        return array.astype(np.uint16) * np.uint16(257)
+    if not np.all(np.isfinite(array)):
+        raise ValueError("image: contains NaN or infinite values")
+    return np.clip(np.rint(array.astype(np.float64) * 65535.0), 0, 65535).astype(np.uint16)
+
+
+def _as_image_array(image) -> np.ndarray:
+    """Validate shape/dtype: (H, W), (H, W, 1) -> (H, W); (H, W, 3) kept."""
+    array = np.asarray(image)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 3)):
+        raise ValueError(f"image must be (H, W), (H, W, 1) or (H, W, 3), got shape {array.shape}")
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"image is empty, shape {array.shape}")
+    if not (array.dtype in (np.uint8, np.uint16) or np.issubdtype(array.dtype, np.floating)):
+        raise ValueError(f"image: unsupported dtype {array.dtype} (expected float, uint8, uint16)")
+    return array
+
+

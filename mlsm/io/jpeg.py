@@ -1,0 +1,187 @@
+"""JPEG quantization tables, the IJG quality estimate and the JPEG encoder of :mod:`mlsm.io`."""
+from __future__ import annotations
+
+import functools
+import io
+from typing import Sequence
+
+import numpy as np
+from PIL import Image
+
+from mlsm.io.common import _SUBSAMPLINGS
+from mlsm.io.convert import _as_image_array
+
+
+# --------------------------------------------------------------------------- JPEG tables
+
+# ITU-T T.81 Annex K tables K.1 (luminance) and K.2 (chrominance), natural order.
+_IJG_LUMA = (
+    16, 11, 10, 16, 24, 40, 51, 61,
+    12, 12, 14, 19, 26, 58, 60, 55,
+    14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62,
+    18, 22, 37, 56, 68, 109, 103, 77,
+    24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101,
+    72, 92, 95, 98, 112, 100, 103, 99,
+)
+_IJG_CHROMA = (
+    17, 18, 24, 47, 99, 99, 99, 99,
+    18, 21, 26, 66, 99, 99, 99, 99,
+    24, 26, 56, 99, 99, 99, 99, 99,
+    47, 66, 99, 99, 99, 99, 99, 99,
+    99, 99, 99, 99, 99, 99, 99, 99,
+    99, 99, 99, 99, 99, 99, 99, 99,
+    99, 99, 99, 99, 99, 99, 99, 99,
+    99, 99, 99, 99, 99, 99, 99, 99,
+)
+
+
+def _zigzag_to_natural_index() -> np.ndarray:
+    """``index[k]`` = row-major position of the k-th coefficient in zigzag scan order."""
+    order = []
+    for diagonal in range(15):
+        rows = range(max(0, diagonal - 7), min(diagonal, 7) + 1)
+        rows = reversed(rows) if diagonal % 2 == 0 else rows
+        order.extend(row * 8 + (diagonal - row) for row in rows)
+    return np.asarray(order)
+
+
+_ZIGZAG = _zigzag_to_natural_index()
+
+
+def ijg_quantization_tables(quality: int) -> tuple[np.ndarray, np.ndarray]:
+    """Luminance and chrominance tables (natural order) that libjpeg uses at ``quality``.
+
+    ``scale = 5000 / q`` for ``q < 50`` else ``200 - 2 q``; each entry is
+    ``clamp((base * scale + 50) // 100, 1, 255)`` (baseline-limited, as Pillow encodes).
+    """
+    if not 1 <= int(quality) <= 100:
+        raise ValueError(f"quality must be in 1..100, got {quality!r}")
+    quality = int(quality)
+    scale = 5000 // quality if quality < 50 else 200 - 2 * quality
+    tables = []
+    for base in (_IJG_LUMA, _IJG_CHROMA):
+        entries = (np.asarray(base, dtype=np.int64) * scale + 50) // 100
+        tables.append(np.clip(entries, 1, 255))
+    return tables[0], tables[1]
+
+
+@functools.lru_cache(maxsize=1)
+def _ijg_table_stack() -> np.ndarray:
+    """(100, 2, 64) scaled IJG tables for q = 1..100."""
+    return np.stack([np.stack(ijg_quantization_tables(q)) for q in range(1, 101)])
+
+
+def estimate_jpeg_quality(quantization: dict[int, Sequence[int]] | None) -> int | None:
+    """Estimate the IJG quality factor (1-100) that produced these quantization tables.
+
+    ``quantization`` maps slot 0 to the luminance table and slot 1 (if present) to the
+    chrominance table, 64 entries each in natural order (zigzag order is also recognised).
+    The estimate is the q whose scaled standard tables (:func:`ijg_quantization_tables`) are
+    closest in summed absolute difference; ties (identical tables near q = 100) give the
+    middle of the tied range. Tables not made by IJG scaling get the nearest q all the same.
+    Returns None when there is no usable luminance table.
+
+    >>> estimate_jpeg_quality({0: list(ijg_quantization_tables(75)[0])})
+    75
+    """
+    if not quantization or 0 not in quantization:
+        return None
+    tables = []
+    for slot in (0, 1):
+        table = quantization.get(slot)
+        if table is None:
+            break
+        table = np.asarray(list(table), dtype=np.int64)
+        if table.shape != (64,):
+            if slot == 0:
+                return None
+            break
+        tables.append(table)
+    candidates = _ijg_table_stack()[:, : len(tables)]  # (100, n, 64)
+    observed = np.stack(tables)
+    from_zigzag = np.empty_like(observed)
+    from_zigzag[:, _ZIGZAG] = observed
+    errors = np.minimum(
+        np.abs(candidates - observed).sum(axis=(1, 2)),
+        np.abs(candidates - from_zigzag).sum(axis=(1, 2)),
+    )
+    best = np.flatnonzero(errors == errors.min()) + 1
+    return int(best[len(best) // 2])
+
+
+@functools.lru_cache(maxsize=1)
+def _pillow_tables_are_zigzag() -> bool:
+    """Whether this Pillow reports ``im.quantization`` in zigzag order (older releases)."""
+    buffer = io.BytesIO()
+    Image.new("L", (8, 8)).save(buffer, format="JPEG", quality=50)
+    with Image.open(buffer) as probe:
+        table = list(probe.quantization[0])
+    # Natural order starts 16, 11, 10 (row 0); zigzag starts 16, 11, 12 (then row 1).
+    return table[2] == _IJG_LUMA[8]
+
+
+def _natural_order_tables(quantization: dict[int, Sequence[int]]) -> dict[int, list[int]]:
+    tables = {}
+    for slot, table in sorted(quantization.items()):
+        values = [int(v) for v in table]
+        if len(values) == 64 and _pillow_tables_are_zigzag():
+            natural = [0] * 64
+            for k, position in enumerate(_ZIGZAG):
+                natural[position] = values[k]
+            values = natural
+        tables[int(slot)] = values
+    return tables
+
+
+def _jpeg_subsampling(layers: Sequence[tuple]) -> str | None:
+    """Name the chroma subsampling from the SOF component list ``(id, h, v, table)``."""
+    if len(layers) < 3:
+        return None
+    luma_h, luma_v = layers[0][1], layers[0][2]
+    chroma = {(layer[1], layer[2]) for layer in layers[1:3]}
+    if len(chroma) != 1:
+        return None
+    chroma_h, chroma_v = chroma.pop()
+    if chroma_h == 0 or chroma_v == 0:
+        return None
+    names = {(1, 1): "4:4:4", (2, 1): "4:2:2", (2, 2): "4:2:0", (1, 2): "4:4:0",
+             (4, 1): "4:1:1", (4, 2): "4:1:0"}
+    ratio = (luma_h // chroma_h, luma_v // chroma_v)
+    return names.get(ratio)
+
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def _check_quality(quality) -> int:
+    if isinstance(quality, bool) or int(quality) != quality or not 1 <= quality <= 100:
+        raise ValueError(f"quality must be an integer in 1..100, got {quality!r}")
+    return int(quality)
+
+
+def _check_subsampling(subsampling) -> str:
+    if subsampling not in _SUBSAMPLINGS:
+        raise ValueError(f"subsampling must be one of {', '.join(_SUBSAMPLINGS)}, got {subsampling!r}")
+    return subsampling
+
+
+def encode_jpeg(image_uint8_rgb: np.ndarray, quality: int, subsampling: str = "4:2:0") -> bytes:
+    """Encode ``(H, W, 3)`` (or ``(H, W)`` grey) uint8 pixels as a baseline JPEG with Pillow.
+
+    ``quality`` is the IJG quality factor 1..100 (libjpeg's standard tables scaled, see
+    :func:`ijg_quantization_tables`); ``subsampling`` is "4:4:4", "4:2:2" or "4:2:0".
+    """
+    array = _as_image_array(image_uint8_rgb)
+    if array.dtype != np.uint8:
+        raise ValueError(f"image_uint8_rgb must be uint8, got {array.dtype}")
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(array)).save(
+        buffer, format="JPEG", quality=_check_quality(quality),
+        subsampling=_check_subsampling(subsampling),
+    )
+    return buffer.getvalue()
+
+

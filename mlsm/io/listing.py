@@ -1,0 +1,63 @@
+"""Expanding files, folders and globs into image lists (:func:`iter_image_files`)."""
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+from typing import Iterable
+
+
+from mlsm.io.common import IMAGE_EXTENSIONS, ImageReadError, PathLike
+
+
+# --------------------------------------------------------------------------- listing
+
+
+def _is_image_name(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def iter_image_files(paths: PathLike | Iterable[PathLike], recursive: bool = False) -> list[Path]:
+    """Expand files, folders and glob patterns into a sorted, de-duplicated list of images.
+
+    Folders contribute files whose extension is in :data:`IMAGE_EXTENSIONS` (any case), all
+    levels deep when ``recursive``; hidden entries (names starting with ".") are skipped.
+    Patterns (``*``, ``?``, ``[``) are expanded with :mod:`glob` (``**`` when ``recursive``)
+    and may match nothing.
+
+    Raises:
+        ImageReadError: a named file or folder does not exist, or a named file does not have
+            an image extension.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    found: set[Path] = set()
+
+    def add_folder(folder: Path) -> None:
+        entries = folder.rglob("*") if recursive else folder.iterdir()
+        for entry in entries:
+            relative = entry.relative_to(folder)
+            if any(part.startswith(".") for part in relative.parts):
+                continue
+            if _is_image_name(entry) and entry.is_file():
+                found.add(entry)
+
+    for item in paths:
+        candidate = Path(item)
+        text = str(item)
+        if candidate.is_dir():
+            add_folder(candidate)
+        elif candidate.is_file():
+            if not _is_image_name(candidate):
+                raise ImageReadError(candidate, f"not an image file extension (expected one of {', '.join(IMAGE_EXTENSIONS)})")
+            found.add(candidate)
+        elif any(char in text for char in "*?["):
+            for match in glob.glob(text, recursive=recursive):
+                match_path = Path(match)
+                if match_path.is_dir():
+                    add_folder(match_path)
+                elif match_path.is_file() and _is_image_name(match_path):
+                    found.add(match_path)
+        else:
+            raise ImageReadError(candidate, "no such file or folder")
+    return sorted(found)
