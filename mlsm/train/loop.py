@@ -65,14 +65,11 @@ at ``steps`` (``lr_decay_start=0``: over the whole run, our reading of "linear d
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
 import random
-import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +82,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, default_collate
 
 from mlsm.config import dump_config
+from mlsm.train.logs import METRICS_NAME, MetricsLog, StopSignal
 from mlsm.train.checkpoint import (CheckpointError, capture_rng_state, load_checkpoint,
                                    restore_rng_state, save_checkpoint)
 from mlsm.train.distributed import (DistInfo, StepBatchSampler, all_reduce_mean, derive_seed,
@@ -100,7 +98,6 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "last.pt"
 FINAL_NAME = "final.pt"
-METRICS_NAME = "metrics.jsonl"
 CHECKPOINT_FORMAT = "mlsm.train.checkpoint/1"
 FINAL_FORMAT = "mlsm.train.final/1"
 _STOP_SYNC_EVERY = 10  # DDP: steps between collective checks of the stop flag
@@ -233,89 +230,6 @@ def _to_device(batch: Any, device: torch.device) -> Any:
     if isinstance(batch, (list, tuple)):
         return type(batch)(_to_device(value, device) for value in batch)
     return batch
-
-
-class _StopSignal:
-    """SIGTERM/SIGINT set a flag (checked at step boundaries); a second signal acts as usual."""
-
-    SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: dict[int, Any] = {}
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        self.requested = True
-        logger.warning("received signal %d: saving a checkpoint and stopping", signum)
-        signal.signal(signum, self._previous.get(signum, signal.SIG_DFL))
-
-    def __enter__(self) -> "_StopSignal":
-        if threading.current_thread() is threading.main_thread():
-            for signum in self.SIGNALS:
-                self._previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-
-
-def _record_step(line: str) -> int | None:
-    """The ``step`` of one metrics.jsonl line; ``None`` for a blank or torn (killed mid-write) line."""
-    try:
-        return int(json.loads(line)["step"])
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
-class _MetricsLog:
-    """``metrics.jsonl`` (one flushed JSON object per line) and TensorBoard, main rank only."""
-
-    def __init__(self, out_dir: Path, enabled: bool, tensorboard: bool, resume_step: int | None):
-        self.enabled = enabled
-        self.writer = None
-        self.path = out_dir / METRICS_NAME
-        self.handle = None
-        if not enabled:
-            return
-        if resume_step is not None and self.path.exists():
-            kept = [line for line in self.path.read_text(encoding="utf-8").splitlines()
-                    if _record_step(line) is not None and _record_step(line) <= resume_step]
-            self.path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-            self.handle = self.path.open("a", encoding="utf-8")
-        else:
-            self.handle = self.path.open("w", encoding="utf-8")
-        if tensorboard:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-            except ImportError:
-                logger.warning("tensorboard is not installed: TensorBoard logging disabled "
-                               "(pip install 'mlsm[log]')")
-            else:
-                # events logged after the checkpoint's step by the interrupted run are dropped
-                purge = None if resume_step is None else resume_step + 1
-                self.writer = SummaryWriter(log_dir=str(out_dir / "tb"), purge_step=purge)
-
-    def scalars(self, kind: str, step: int, values: dict[str, float]) -> None:
-        if not self.enabled:
-            return
-        record = {"kind": kind, "step": step, **values}
-        self.handle.write(json.dumps(record) + "\n")
-        self.handle.flush()
-        if self.writer is not None:
-            for key, value in values.items():
-                self.writer.add_scalar(f"{kind}/{key}", value, step)
-
-    def images(self, step: int, images: dict[str, Tensor]) -> None:
-        if self.writer is not None:
-            for key, value in images.items():
-                self.writer.add_images(f"samples/{key}", value.detach().float().clamp(0, 1).cpu(), step)
-
-    def close(self) -> None:
-        if self.handle is not None:
-            self.handle.close()
-        if self.writer is not None:
-            self.writer.close()
 
 
 def _named_modules(stage: Any, hook: str, required: bool) -> dict[str, nn.Module]:
@@ -575,7 +489,7 @@ class Trainer:
         self.g_scheduler.step()
         return logged
 
-    def _validate(self, metrics: _MetricsLog) -> None:
+    def _validate(self, metrics: MetricsLog) -> None:
         stage = self.stage
         has_val = callable(getattr(stage, "validate", None))
         has_images = callable(getattr(stage, "sample_images", None)) and metrics.writer is not None
@@ -607,7 +521,7 @@ class Trainer:
             if callable(getattr(self.stage, "on_best", None)):
                 self.stage.on_best(self.out_dir, self.step, values[key])
 
-    def _stop_requested(self, stop: _StopSignal) -> bool:
+    def _stop_requested(self, stop: StopSignal) -> bool:
         if not self.info.is_distributed:
             return stop.requested
         if self.step % _STOP_SYNC_EVERY:
@@ -628,7 +542,7 @@ class Trainer:
         self._build(checkpoint)
         start = self.step
         end = min(opts.steps, opts.stop_after) if opts.stop_after else opts.steps
-        metrics = _MetricsLog(self.out_dir, info.is_main, opts.tensorboard,
+        metrics = MetricsLog(self.out_dir, info.is_main, opts.tensorboard,
                               start if checkpoint is not None else None)
         interrupted = False
         self._last_save = time.monotonic()
@@ -638,7 +552,7 @@ class Trainer:
         progress = tqdm(total=opts.steps, initial=start, dynamic_ncols=True, unit="it",
                         disable=not (info.is_main and sys.stderr.isatty()))
         try:
-            with _StopSignal() as stop:
+            with StopSignal() as stop:
                 for batch in (self._loader(start, end) if start < end else ()):
                     seed_step_rng(opts.seed, self.step, info.rank)
                     outputs = self._optimise(_to_device(batch, info.device), self.step)
