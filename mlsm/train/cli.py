@@ -154,7 +154,7 @@ def fit_exposure(experiment, weights: Path, out_dir: Path) -> Path:
 def _load_init(model, init_weights: Path | None, card: dict, checkpoint_modules: dict) -> None:
     """Load ``init_weights``: a .safetensors weight file (strict) or a training ``last.pt``,
     whose stored networks are matched to ``checkpoint_modules`` by the stage's names."""
-    from mlsm.models.weights import load_weights
+    from mlsm.models.weights import load_weights, split_exposure_head
     from mlsm.train.checkpoint import load_checkpoint
 
     if init_weights is None:
@@ -172,6 +172,8 @@ def _load_init(model, init_weights: Path | None, card: dict, checkpoint_modules:
     metadata, tensors = load_weights(init_weights)
     if metadata["config"] != model.config:
         raise ValueError(f"{init_weights}: its model config differs from the experiment's model section")
+    # an exposure head is fitted after training (`mlsm train exposure`), never trained here
+    tensors, _ = split_exposure_head(tensors)
     model.load_state_dict(tensors, strict=True)
     card["init_weights"] = str(init_weights)
     card["init_card"] = metadata["card"]

@@ -189,6 +189,12 @@ def test_init_from_weights_loads_every_tensor(tmp_path):
     _load_init(target, tmp_path / "m.safetensors", card, {})
     assert all(torch.equal(a, b) for a, b in zip(source.state_dict().values(), target.state_dict().values()))
     assert card["init_card"] == {"x": 1}
+    # a released model carries an exposure head: the network tensors still load, strictly
+    from mlsm.models.exposure import ExposureHead
+    save_weights(tmp_path / "h.safetensors", source, "enhancer", source.config, exposure_head=ExposureHead())
+    target = tiny_model()
+    _load_init(target, tmp_path / "h.safetensors", {}, {})
+    assert all(torch.equal(a, b) for a, b in zip(source.state_dict().values(), target.state_dict().values()))
     other = Enhancer(ModelConfig(vae=VAEConfig(widths=[4, 6, 10])))
     with pytest.raises(ValueError, match="config differs"):
         _load_init(other, tmp_path / "m.safetensors", {}, {})
