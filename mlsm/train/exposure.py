@@ -82,16 +82,11 @@ def fit_exposure_head(photos: list[np.ndarray], ranges: DegradationRanges, optio
 
 
 def attach_exposure_head(weights: Path, head: ExposureHead, out: Path, fit: dict) -> Path:
-    """Write ``out``: every tensor and the metadata of ``weights`` plus ``head``."""
-    from mlsm.models.weights import load_weights, save_weights, split_exposure_head
-    from mlsm.models.zoo import ARCHS
+    """Write ``out``: every tensor and the metadata of ``weights`` plus ``head`` (replacing
+    any head the file had)."""
+    from mlsm.models.weights import save_weights
+    from mlsm.models.zoo import load_network
 
-    metadata, tensors = load_weights(weights)
-    tensors, _ = split_exposure_head(tensors)  # a previous head is replaced
-    if metadata["arch"] not in ARCHS:
-        raise ValueError(f"{weights}: unknown architecture {metadata['arch']!r}")
-    network = ARCHS[metadata["arch"]](metadata["config"])
-    network.load_state_dict(tensors, strict=True)
-    card = dict(metadata["card"])
-    card["exposure_head"] = fit
+    network, metadata = load_network(weights)
+    card = {**metadata["card"], "exposure_head": fit}
     return save_weights(out, network, metadata["arch"], metadata["config"], card, exposure_head=head)
