@@ -23,7 +23,7 @@ from mlsm.data.evalset import load_evalset
 from mlsm.data.synthetic import load_photos
 from mlsm.io import read_image
 from mlsm.metrics import psnr
-from mlsm.models.exposure import PERCENTILES, ExposureHead, linear_to_srgb
+from mlsm.models.exposure import PERCENTILES, ExposureHead, scale_brightness
 from mlsm.models.zoo import load_model
 
 GRIDS = {"pixels": 10 ** 9, "15625 cells": 15625, "4096 cells": 4096}
@@ -91,8 +91,9 @@ def main() -> None:
     outs = [model.enhance_tensor(low) for low in lows]
 
     def scaled(out: torch.Tensor, log_mean: float) -> np.ndarray:
-        linear = srgb_to_linear(out[0].permute(1, 2, 0).numpy())
-        return np.asarray(linear_to_srgb(torch.from_numpy(linear * math.exp(log_mean) / linear.mean())))
+        """``out`` with its linear-light mean set to ``exp(log_mean)``, as (H, W, 3)."""
+        gain = math.exp(log_mean) / float(srgb_to_linear(out.numpy()).mean())
+        return scale_brightness(out, gain)[0].permute(1, 2, 0).numpy()
 
     report = {"network as is": [psnr(o[0].permute(1, 2, 0).numpy(), g) for o, g in zip(outs, gts)],
               "oracle mean": [psnr(scaled(o, math.log(srgb_to_linear(g).mean())), g) for o, g in zip(outs, gts)]}
@@ -112,14 +113,14 @@ def real_photos(folders) -> None:
     """Part 3: on real dark photos, how much does the shipped head change the brightness?"""
     from mlsm.io import iter_image_files
 
-    model = load_model()
-    head = model.exposure_head
+    model = load_model(calibrate_exposure=False)
+    head = model.metadata["exposure_head"]
     changed, total = 0, 0
     for path in iter_image_files(folders):
         image = torch.from_numpy(read_image(path)[0]).permute(2, 0, 1)[None]
         if image.shape[-1] * image.shape[-2] > 4_000_000:
             continue
-        raw = model._run_network(image).clamp(0, 1)
+        raw = model.enhance_tensor(image)
         calibrated = head.calibrate(image, raw)
         ratio = float(srgb_to_linear(calibrated.numpy()).mean() / srgb_to_linear(raw.numpy()).mean())
         total += 1

@@ -26,7 +26,7 @@ from mlsm.baselines.classical import CLAHE, GammaCorrection, HistogramEqualizati
 from mlsm.baselines.lime import LIME
 from mlsm.baselines.pipelines import Pipeline
 
-__all__ = ["CLASSICAL", "UnknownMethodError", "build_method", "list_methods",
+__all__ = ["CLASSICAL", "UnknownMethodError", "build_method", "is_mlsm_spec", "list_methods",
            "standard_comparison", "peer_enhancers", "peer_deblockers"]
 
 CLASSICAL: dict[str, Callable[[], Method]] = {
@@ -73,6 +73,11 @@ def peer_deblockers() -> list[str]:
 
 def _single_names() -> list[str]:
     return list(CLASSICAL) + [name for name in _peers() if name not in CLASSICAL]
+
+
+def is_mlsm_spec(name: str) -> bool:
+    """``"mlsm"`` (the default model) or ``"mlsm:NAME_OR_PATH"``."""
+    return name == MLSM_PREFIX or name.startswith(MLSM_PREFIX + ":")
 
 
 def _build_single(name: str, peers_dir, device: str) -> Method:

@@ -62,7 +62,7 @@ import numpy as np
 from mlsm.atomic import write_text_atomic
 from mlsm.baselines.classical import validate_image
 from mlsm.baselines.pipelines import Pipeline
-from mlsm.baselines.registry import MLSM_PREFIX, PIPELINE_SEPARATOR, UnknownMethodError, build_method, list_methods
+from mlsm.baselines.registry import PIPELINE_SEPARATOR, UnknownMethodError, build_method, is_mlsm_spec, list_methods
 from mlsm.io import read_image, to_uint8, write_image
 from mlsm.eval.sources import (EvalConfigError, EvalSource, _check_fingerprint, _manifest_digest,
                                _qualities_for, resolve_sets)
@@ -158,7 +158,7 @@ def validate_methods(methods: Sequence[str]) -> list[str]:
         steps = name.split(PIPELINE_SEPARATOR)
         for step in steps:
             step = step.strip()
-            if step in known_set or step == MLSM_PREFIX or step.startswith(MLSM_PREFIX + ":"):
+            if step in known_set or is_mlsm_spec(step):
                 continue
             singles = [k for k in known if PIPELINE_SEPARATOR not in k]
             raise EvalConfigError(
@@ -240,17 +240,16 @@ def read_cell(path: Path) -> dict[str, dict]:
 def weights_fingerprint(method_name: str) -> str | None:
     """First 16 hex digits of the sha256 of an mlsm method's weight file (None for others or
     when the file cannot be found: building the method will then report it)."""
-    mlsm_steps = [s for s in _steps_of(method_name) if s == MLSM_PREFIX or s.startswith(MLSM_PREFIX + ":")]
+    mlsm_steps = [step for step in _steps_of(method_name) if is_mlsm_spec(step)]
     if not mlsm_steps:
         return None
     from mlsm.models.weights import sha256_of
-    from mlsm.models.zoo import DEFAULT_MODEL, resolve_weights
+    from mlsm.models.zoo import mlsm_spec_target, resolve_weights
 
     digests = []
     for step in mlsm_steps:
-        target = step.partition(":")[2] or DEFAULT_MODEL
         try:
-            digests.append(sha256_of(resolve_weights(target)[0])[:16])
+            digests.append(sha256_of(resolve_weights(mlsm_spec_target(step))[0])[:16])
         except (FileNotFoundError, OSError):
             return None
     return "+".join(digests)

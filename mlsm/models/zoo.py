@@ -18,7 +18,7 @@ from mlsm.models.weights import load_weights, split_exposure_head
 from mlsm.tiling import run_tiled
 
 __all__ = ["WeightSpec", "ZOO", "DEFAULT_MODEL", "list_models", "resolve_weights", "load_network",
-           "EnhancementModel", "load_model", "build_mlsm_method"]
+           "EnhancementModel", "load_model", "mlsm_spec_target", "build_mlsm_method"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
@@ -168,9 +168,13 @@ def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str = "cpu", **
     return EnhancementModel(network, metadata, device=device, **options)
 
 
+def mlsm_spec_target(spec: str) -> str:
+    """The zoo name or weight path an mlsm method spec names ("mlsm" -> the default model)."""
+    return spec.partition(":")[2] or DEFAULT_MODEL
+
+
 def build_mlsm_method(spec: str, device: str = "cpu") -> EnhancementModel:
     """Registry hook: "mlsm" (default model) or "mlsm:NAME_OR_PATH" -> a Method."""
-    _, _, target = spec.partition(":")
-    model = load_model(target or DEFAULT_MODEL, device=device)
+    model = load_model(mlsm_spec_target(spec), device=device)
     model.name = spec
     return model
