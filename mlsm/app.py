@@ -41,18 +41,21 @@ from typing import Sequence
 
 import numpy as np
 
-from mlsm.app_processing import (DOWNLOAD_JPEG_QUALITY, MEGABYTE, NO_COMPARISON, OUTPUT_FORMATS,
-                                 SAMPLES_DIR, _OFFLINE_ENVIRONMENT, DemoLimits, DemoResult, MethodCache,
-                                 MethodUnavailableError, PhotoReport, UploadTooLargeError, darkest_window,
-                                 default_models, list_samples, process, zoom_panel)
+from mlsm.app_processing import (DOWNLOAD_JPEG_QUALITY, MEGABYTE, NO_COMPARISON, OUTPUT_FORMATS, SAMPLES_DIR,
+                                 DemoLimits, DemoResult, MethodCache, MethodUnavailableError, PhotoReport,
+                                 UploadTooLargeError, darkest_window, default_models, list_samples, process,
+                                 zoom_panel)
 from mlsm.cli import int_in_range, positive_float
 from mlsm.io import IMAGE_EXTENSIONS
 
 __all__ = ["DOWNLOAD_JPEG_QUALITY", "DemoLimits", "PhotoReport", "DemoResult", "UploadTooLargeError",
-           "MethodUnavailableError", "MethodCache", "NO_COMPARISON", "SAMPLES_DIR", "list_samples", "darkest_window", "zoom_panel",
-           "process", "build_app", "launch", "register", "run"]
+           "MethodUnavailableError", "MethodCache", "NO_COMPARISON", "SAMPLES_DIR", "list_samples",
+           "darkest_window", "zoom_panel", "process", "build_app", "launch", "register", "run"]
 
 logger = logging.getLogger(__name__)
+
+_OFFLINE_ENVIRONMENT = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
+                        "HF_HUB_DISABLE_TELEMETRY": "1"}
 
 # --------------------------------------------------------------------------- page
 

@@ -31,8 +31,6 @@ OUTPUT_FORMATS = {"PNG": ".png", "JPEG": ".jpg"}
 DISPLAY_MAX_SIDE = 1600          # shown images are downscaled to this; downloads keep full size
 DOWNLOAD_JPEG_QUALITY = 95
 MEGABYTE = 1 << 20   # binary megabyte, as Gradio counts its upload limit
-_OFFLINE_ENVIRONMENT = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
-                        "HF_HUB_DISABLE_TELEMETRY": "1"}
 
 
 
