@@ -60,6 +60,14 @@ def print_error(message: object, code: int = 1) -> int:
     return code
 
 
+def add_command_group(subparsers, name: str, help: str, description: str):
+    """``mlsm NAME SUBCOMMAND ...``: returns the group's parser and its subparsers; without a
+    subcommand the group prints its help on stderr and exits 2."""
+    group = subparsers.add_parser(name, help=help, description=description)
+    group.set_defaults(func=lambda args: (group.print_help(sys.stderr), 2)[1])
+    return group, group.add_subparsers(dest=f"{name}_command", metavar="SUBCOMMAND")
+
+
 # subcommand name -> module that registers it (kept in one table, imported lazily)
 COMMANDS: dict[str, str] = {
     "data": "mlsm.data.cli",

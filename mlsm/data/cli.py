@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 from pathlib import Path
-from mlsm.cli import jpeg_quality, positive_float, positive_int, print_error as _error
+from mlsm.cli import add_command_group, jpeg_quality, positive_float, positive_int, print_error as _error
 
 __all__ = ["register"]
 
@@ -105,11 +104,9 @@ def _info(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> argparse.ArgumentParser:
     """Add ``mlsm data`` and its subcommands ``synth``, ``pairs`` and ``info``."""
-    data = subparsers.add_parser(
-        "data", help="build and inspect evaluation sets of compressed dark images",
+    data, commands = add_command_group(
+        subparsers, "data", help="build and inspect evaluation sets of compressed dark images",
         description="Build fixed evaluation sets (ground truth + dark JPEGs at several QFs) and inspect them.")
-    data.set_defaults(func=lambda args: (data.print_help(sys.stderr), 2)[1])
-    commands = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
 
     synth = commands.add_parser(
         "synth", help="synthesise compressed dark inputs from clean photos",

@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from mlsm.cli import jpeg_quality, non_negative_int, positive_int, print_error as _error
+from mlsm.cli import add_command_group, jpeg_quality, non_negative_int, positive_int, print_error as _error
 
 __all__ = ["register", "standard_methods"]
 
@@ -140,12 +140,10 @@ def _sheet(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> argparse.ArgumentParser:
     """Add ``mlsm eval`` and its subcommands ``run``, ``report`` and ``sheet``."""
-    evaluate = subparsers.add_parser(
-        "eval", help="benchmark methods on evaluation sets; tables, plots, zoom grids, contact sheets",
+    evaluate, commands = add_command_group(
+        subparsers, "eval", help="benchmark methods on evaluation sets; tables, plots, zoom grids, contact sheets",
         description="Benchmark enhancement methods on compressed dark evaluation sets (the paper's "
                     "Tables III-IV) and draw figures from the results.")
-    evaluate.set_defaults(func=lambda args: (evaluate.print_help(sys.stderr), 2)[1])
-    commands = evaluate.add_subparsers(dest="eval_command", metavar="SUBCOMMAND")
 
     run = commands.add_parser(
         "run", help="evaluate methods x sets x QFs (resumable) and write tables and plots",
