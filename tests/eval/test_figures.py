@@ -19,28 +19,10 @@ from mlsm.eval.figures import (
 )
 from mlsm.eval.runner import output_image_path, run_eval
 
-KODAK = Path("/work/shared/data/photos/kodak24")
-SIZE = (64, 48)
-
-
-def make_sources(folder: Path, count: int = 2) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for index in range(count):
-        path = KODAK / f"kodim{index + 3:02d}.png"
-        if path.is_file():
-            with Image.open(path) as photo:
-                image = photo.convert("RGB").crop((256, 192, 384, 288)).resize(SIZE, Image.Resampling.LANCZOS)
-        else:
-            rng = np.random.default_rng(index)
-            image = Image.fromarray(rng.integers(0, 256, (SIZE[1], SIZE[0], 3), dtype=np.uint8))
-        image.save(folder / f"photo{index}.png")
-    return folder
-
-
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory) -> Path:
+def run_dir(tmp_path_factory, make_sources) -> Path:
     root = tmp_path_factory.mktemp("figures")
-    synthesize_evalset(make_sources(root / "src"), root / "tiny", qualities=(90, 60), seed=5)
+    synthesize_evalset(make_sources(root / "src", 2, first=3), root / "tiny", qualities=(90, 60), seed=5)
     run_eval(["identity", "gamma", "clahe"], [root / "tiny"], root / "run", save_images=True, progress=False)
     return root / "run"
 
@@ -105,9 +87,9 @@ def test_darkest_region_skips_black_and_finds_dark_texture():
     assert x >= 96 - 12 and y >= 96 - 12
 
 
-def test_contact_sheet(tmp_path):
+def test_contact_sheet(tmp_path, make_sources):
     folder = tmp_path / "dark"
-    make_sources(tmp_path / "src")
+    make_sources(tmp_path / "src", 2, first=3)
     folder.mkdir()
     for photo in sorted((tmp_path / "src").iterdir()):
         with Image.open(photo) as image:

@@ -24,32 +24,14 @@ from mlsm.eval.runner import (
 from mlsm.io import read_image
 from mlsm.metrics import compute_metrics, psnr
 
-KODAK = Path("/work/shared/data/photos/kodak24")
 METHODS = ["identity", "gamma", "clahe"]
 QUALITIES = (90, 60)
-SIZE = (64, 48)  # width, height
-IMAGES = 3
-
-
-def make_sources(folder: Path, count: int = IMAGES) -> Path:
-    """Small crops of Kodak photos (or, without the shared data, textured synthetic images)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for index in range(count):
-        path = KODAK / f"kodim{index + 1:02d}.png"
-        if path.is_file():
-            with Image.open(path) as photo:
-                image = photo.convert("RGB").crop((256, 192, 384, 288)).resize(SIZE, Image.Resampling.LANCZOS)
-        else:
-            rng = np.random.default_rng(index)
-            yy, xx = np.mgrid[0:SIZE[1], 0:SIZE[0]] / SIZE[0]
-            base = 0.5 + 0.3 * np.sin(2 * np.pi * (xx * (1 + index) + yy))[..., None] * np.ones(3)
-            image = Image.fromarray((np.clip(base + rng.normal(0, 0.05, base.shape), 0, 1) * 255).astype(np.uint8))
-        image.save(folder / f"photo{index}.png")
-    return folder
+IMAGES = 3  # make_sources() default
+SIZE = (64, 48)  # width, height of make_sources() photos (tests/eval/conftest.py)
 
 
 @pytest.fixture(scope="module")
-def evalset_dir(tmp_path_factory) -> Path:
+def evalset_dir(tmp_path_factory, make_sources) -> Path:
     root = tmp_path_factory.mktemp("evalset")
     synthesize_evalset(make_sources(root / "src"), root / "tiny", qualities=QUALITIES, seed=3)
     return root / "tiny"
@@ -250,7 +232,7 @@ def test_resume_after_a_half_written_line(evalset_dir, tmp_path, counting):
     assert all(json.loads(line) for line in cell.read_text().splitlines())
 
 
-def test_changed_set_is_not_mixed_with_old_cells(tmp_path):
+def test_changed_set_is_not_mixed_with_old_cells(tmp_path, make_sources):
     source = make_sources(tmp_path / "src", 2)
     synthesize_evalset(source, tmp_path / "set", qualities=(80,), seed=1)
     run_eval(["gamma"], [tmp_path / "set"], tmp_path / "run", progress=False)
@@ -304,7 +286,7 @@ def test_unknown_method_and_bad_set_are_usage_errors(evalset_dir, tmp_path):
         run_eval(["gamma"], [tmp_path], tmp_path / "run", progress=False)
 
 
-def test_paired_folder_source_is_converted_once(tmp_path):
+def test_paired_folder_source_is_converted_once(tmp_path, make_sources):
     root = tmp_path / "LOL" / "eval15"
     for index, photo in enumerate(sorted(make_sources(tmp_path / "src", 2).iterdir())):
         with Image.open(photo) as image:
