@@ -227,12 +227,13 @@ def plot_metric_vs_qf(results, out_dir: str | Path, metrics: Sequence[str] = TAB
                 if not points:
                     continue
                 qualities, values = zip(*points)
-                ours = method == "mlsm" or method.startswith("mlsm:")
+                setting = method_setting(method)
+                ours = setting == "mlsm"
                 axes.plot(qualities, values, marker=_MARKERS[(index // len(palette)) % len(_MARKERS)],
                           markersize=4.5 if ours else 3.5, linewidth=2.6 if ours else 1.3,
                           color="black" if method == "mlsm" else palette[index % len(palette)],
                           zorder=3 if ours else 2,
-                          linestyle=_LINESTYLES.get(method_setting(method), "-"), label=method)
+                          linestyle=_LINESTYLES.get(setting, "-"), label=method)
                 drawn += 1
             if not drawn:
                 continue
