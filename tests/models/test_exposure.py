@@ -10,9 +10,8 @@ import torch
 from mlsm.cli import main
 from mlsm.data.degrade import DegradationRanges, degrade, sample_params, srgb_to_linear as np_srgb_to_linear
 from mlsm.io import read_image, write_image
-from mlsm.models import Enhancer, ModelConfig, VAEConfig
 from mlsm.models.exposure import ExposureHead, linear_to_srgb, srgb_to_linear
-from mlsm.models.weights import read_metadata, save_weights
+from mlsm.models.weights import read_metadata
 from mlsm.models.zoo import load_model, load_network
 from mlsm.train.exposure import ExposureOptions, attach_exposure_head, fit_exposure_head
 
