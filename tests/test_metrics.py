@@ -387,3 +387,16 @@ def test_block_size_is_validated():
         blocking_effect_factor(np.zeros((16, 16)), block_size=1)
     with pytest.raises(MetricInputError, match="block_size"):
         psnr_b(np.zeros((16, 16)), np.zeros((16, 16)), block_size=2.5)
+
+
+def test_block_edge_ratio_is_one_without_blocks_and_large_with_them():
+    from mlsm.metrics import block_edge_ratio
+    rng = np.random.default_rng(0)
+    noise = rng.random((64, 64, 3))
+    assert abs(block_edge_ratio(noise) - 1.0) < 0.1
+    blocky = np.kron(rng.random((8, 8)), np.ones((8, 8))) + 0.01 * rng.standard_normal((64, 64))
+    assert block_edge_ratio(blocky) > 100
+    # brightness- and contrast-independent: scaling the image does not change the ratio
+    assert block_edge_ratio(0.3 * noise) == pytest.approx(block_edge_ratio(noise), rel=1e-3)
+    with pytest.raises(MetricInputError):
+        block_edge_ratio(noise[:10, :10])
