@@ -8,6 +8,10 @@ Decoding (eq. 10)::
 
     y^{k-2} = D^{k-1}(l^{k-1})↑ + l^{k-2};  y^{i-1} = D^i(y^i)↑ + l^{i-1};  ĉ = D^0(y^0)
 
+With ``input_unshuffle > 1``, ĉ is pixel-shuffled back to full resolution and, when
+``output_refine > 0`` (ours), refined there: ĉ + R(ĉ), R = conv3x3 -> ReLU -> conv3x3 (see
+:class:`~mlsm.models.configs.VAEConfig`).
+
 Each sub-encoder E^i is a stride-2 3x3 conv (↓, for i > 0) followed by 3x3 conv + norm +
 ReLU layers, and two 1x1 heads give the per-level Gaussian posterior (mean, log-variance).
 In training l^i is sampled with the reparameterisation trick; in eval mode l^i = mean, so
@@ -25,7 +29,7 @@ from torch import nn
 from mlsm.models.blocks import ConvNormAct, upsample2x
 from mlsm.models.configs import VAEConfig
 
-__all__ = ["SubEncoder", "SubDecoder", "MultiLevelVAE"]
+__all__ = ["SubEncoder", "SubDecoder", "OutputRefinement", "MultiLevelVAE"]
 
 
 class SubEncoder(nn.Module):
@@ -61,6 +65,21 @@ class SubDecoder(nn.Module):
         return self.body(x)
 
 
+class OutputRefinement(nn.Module):
+    """Full-resolution residual x + conv(ReLU(conv(x))) after the pixel shuffle; the last conv
+    starts at zero, so a network fine-tuned from weights without it starts unchanged."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.expand = nn.Conv2d(3, width, 3, padding=1)
+        self.project = nn.Conv2d(width, 3, 3, padding=1)
+        nn.init.zeros_(self.project.weight)
+        nn.init.zeros_(self.project.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.project(F.relu(self.expand(x)))
+
+
 class MultiLevelVAE(nn.Module):
     """k-level VAE of eq. 9-10; ``encode``/``decode`` are exposed for the mapping stage.
 
@@ -81,6 +100,7 @@ class MultiLevelVAE(nn.Module):
                                             variational))
             out_channels = unshuffled if level == 0 else config.widths[level - 1]
             self.decoders.append(SubDecoder(width, out_channels, config.convs_per_level, config.norm))
+        self.refine = OutputRefinement(config.output_refine) if config.output_refine else None
 
     @property
     def size_multiple(self) -> int:
@@ -109,6 +129,8 @@ class MultiLevelVAE(nn.Module):
         out = self.decoders[0](y)
         if self.config.input_unshuffle > 1:
             out = F.pixel_shuffle(out, self.config.input_unshuffle)
+        if self.refine is not None:
+            out = self.refine(out)
         return out
 
     def forward(self, image: torch.Tensor) -> dict:

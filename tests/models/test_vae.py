@@ -54,3 +54,27 @@ def test_instance_norm_variant_runs():
     vae = MultiLevelVAE(VAEConfig(widths=[4, 6, 8], norm="instance"))
     assert any(isinstance(m, torch.nn.InstanceNorm2d) for m in vae.modules())
     assert vae(torch.rand(2, 3, 32, 32))["image"].shape == (2, 3, 32, 32)
+
+
+def test_output_refinement_starts_as_identity_and_trains():
+    """output_refine adds a full-resolution residual whose last conv starts at zero: the network's
+    output is unchanged until training moves it, and the refinement gets gradients."""
+    import torch
+
+    from mlsm.models.configs import VAEConfig
+    from mlsm.models.vae import MultiLevelVAE
+
+    torch.manual_seed(0)
+    plain = MultiLevelVAE(VAEConfig(widths=[8, 8, 8])).eval()
+    refined = MultiLevelVAE(VAEConfig(widths=[8, 8, 8], output_refine=4)).eval()
+    missing = refined.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert sorted(missing) == ["refine.expand.bias", "refine.expand.weight",
+                               "refine.project.bias", "refine.project.weight"]
+    image = torch.rand(1, 3, 16, 24)
+    with torch.no_grad():
+        assert torch.equal(plain(image)["image"], refined(image)["image"])
+    refined.train()
+    refined(image)["image"].abs().mean().backward()
+    assert refined.refine.project.weight.grad.abs().sum() > 0
+    with __import__("pytest").raises(ValueError, match="output_refine"):
+        VAEConfig(output_refine=-1)
