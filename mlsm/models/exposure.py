@@ -15,6 +15,10 @@ What it computes (no learned convolution, 12 numbers):
   averaged over a grid of about ``grid_cells`` cells (so 8x8 JPEG blocks, noise and image
   size matter little), then ``log`` of its mean and of the ``PERCENTILES`` of the cells,
   plus a constant 1;
+* optional hinge terms ``max(log mean - t, 0)`` for ``log_mean_knots`` t (ours, v2): the
+  normal brightness is a bent function of the input's, about constant for very dark photos
+  (LOL's references sit near one brightness whatever the exposure) and equal to the input's
+  for a photo that is already well exposed (do no harm), which no single line fits;
 * ``forward``: ``w . features`` = the predicted log linear mean of the normal-light image,
   ``w`` fitted by ridge regression on degraded training photos
   (:func:`mlsm.train.exposure.fit_exposure_head`);
@@ -84,10 +88,12 @@ class ExposureHead(nn.Module):
         max_gain: the calibration never scales the network output by more than this factor
             (or less than its inverse).
         exposure_range: exposures (dark / normal, linear light) the head was fitted on.
+        log_mean_knots: knots of the hinge features on the log mean (empty: the v1 head).
     """
 
     def __init__(self, grid_cells: int = 15625, percentiles: Sequence[float] = PERCENTILES,
-                 max_gain: float = 4.0, exposure_range: tuple[float, float] = (0.03, 0.3)):
+                 max_gain: float = 4.0, exposure_range: tuple[float, float] = (0.03, 0.3),
+                 log_mean_knots: Sequence[float] = ()):
         super().__init__()
         if grid_cells < 1:
             raise ValueError(f"grid_cells must be >= 1, got {grid_cells}")
@@ -101,11 +107,14 @@ class ExposureHead(nn.Module):
         self.grid_cells = int(grid_cells)
         self.percentiles = tuple(float(q) for q in percentiles)
         self.max_gain = float(max_gain)
+        self.log_mean_knots = tuple(float(t) for t in log_mean_knots)
+        if not all(math.isfinite(t) for t in self.log_mean_knots):
+            raise ValueError(f"log_mean_knots must be finite, got {list(log_mean_knots)}")
         self.register_buffer("weight", torch.zeros(self.num_features))
 
     @property
     def num_features(self) -> int:
-        return len(self.percentiles) + 2  # log mean, log percentiles, constant
+        return len(self.percentiles) + len(self.log_mean_knots) + 2  # log mean, percentiles, hinges, 1
 
     # ----------------------------------------------------------------------- features
     def grid(self, image: torch.Tensor) -> torch.Tensor:
@@ -122,8 +131,10 @@ class ExposureHead(nn.Module):
         """(N, 3, H, W) sRGB in [0, 1] -> (N, num_features) float64 features."""
         cells = self.grid(image).double()
         quantiles = torch.quantile(cells, torch.tensor(self.percentiles, dtype=torch.float64), dim=1).T
-        mean = cells.mean(1, keepdim=True)
-        return torch.cat([torch.log(mean + EPS), torch.log(quantiles + EPS), torch.ones_like(mean)], dim=1)
+        log_mean = torch.log(cells.mean(1, keepdim=True) + EPS)
+        knots = torch.tensor(self.log_mean_knots, dtype=torch.float64)
+        hinges = (log_mean - knots).clamp_min(0.0)
+        return torch.cat([log_mean, torch.log(quantiles + EPS), hinges, torch.ones_like(log_mean)], dim=1)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """Predicted log linear mean (N,) of the normal-light version of ``image``."""
@@ -150,13 +161,16 @@ class ExposureHead(nn.Module):
     # ----------------------------------------------------------------------- storage
     def spec(self) -> dict:
         """JSON-able description stored next to the weight in a weight file."""
-        return {"grid_cells": self.grid_cells, "percentiles": list(self.percentiles), "max_gain": self.max_gain,
+        spec = {"grid_cells": self.grid_cells, "percentiles": list(self.percentiles), "max_gain": self.max_gain,
                 "exposure_range": list(self.exposure_range)}
+        if self.log_mean_knots:  # v1 heads keep their exact spec
+            spec["log_mean_knots"] = list(self.log_mean_knots)
+        return spec
 
     @classmethod
     def from_spec(cls, spec: dict, weight: torch.Tensor | Sequence[float]) -> "ExposureHead":
         head = cls(int(spec["grid_cells"]), spec["percentiles"], float(spec["max_gain"]),
-                   tuple(spec["exposure_range"]))
+                   tuple(spec["exposure_range"]), spec.get("log_mean_knots", ()))
         weight = torch.as_tensor(weight, dtype=torch.float32).flatten()
         if weight.numel() != head.num_features:
             raise ValueError(f"exposure head: {weight.numel()} weights for {head.num_features} features")

@@ -6,18 +6,23 @@ crops: the head is a whole-image statistic), regresses the log linear mean of th
 photo on the dark photo's features by ridge regression, and writes
 ``RUN/model.safetensors``: the network's tensors unchanged plus the head. It takes seconds
 of fitting after about a minute of degrading photos; no gradient step touches the network.
+
+v2 (for real photos): real pairs (LOL, ...) join the fit, their low image JPEG-compressed at a
+random QF and their target the reference's log mean; ``unchanged_draws`` adds every clean photo
+as its own input (x1, with and without JPEG: a well-exposed photo must keep its brightness);
+``log_mean_knots`` bends the regression (see :class:`~mlsm.models.exposure.ExposureHead`).
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from mlsm.data.degrade import DegradationRanges, degrade, sample_params, srgb_to_linear
-from mlsm.models.exposure import ExposureHead
+from mlsm.data.degrade import DegradationRanges, compress, degrade, sample_params, srgb_to_linear
+from mlsm.models.exposure import PERCENTILES, ExposureHead
 
 __all__ = ["ExposureOptions", "fit_exposure_head", "attach_exposure_head"]
 
@@ -32,14 +37,31 @@ class ExposureOptions:
             5-fold cross-validated error over the training photos (of 1e-3 ... 1).
         grid_cells: cells of the luminance grid the percentiles are taken over.
         max_gain: largest factor the calibration may scale a network output by.
+        pair_draws: JPEG compressions drawn per real pair (QF uniform in ``pair_quality``).
+        pair_quality: inclusive QF range of those compressions.
+        unchanged_draws: 0, or 1-2: each clean photo as its own input, uncompressed and (2) at
+            a QF drawn from the degradation ranges; the target is its own brightness.
+        percentiles: quantile features (None: the head's defaults).
+        log_mean_knots: hinge knots on the log mean (empty: a linear head, as v1).
+        exposure_range: exposures the head speaks for (None: the degradation's range).
     """
 
     draws: int = 25
     ridge: float = 1.0
     grid_cells: int = 15625
     max_gain: float = 4.0
+    pair_draws: int = 2
+    pair_quality: tuple[int, int] = (60, 95)
+    unchanged_draws: int = 0
+    percentiles: list[float] | None = None
+    log_mean_knots: list[float] = field(default_factory=list)
+    exposure_range: tuple[float, float] | None = None
 
     def __post_init__(self):
+        if not 0 <= self.unchanged_draws <= 2:
+            raise ValueError(f"exposure.unchanged_draws must be 0, 1 or 2, got {self.unchanged_draws}")
+        if self.pair_draws < 0:
+            raise ValueError(f"exposure.pair_draws must be >= 0, got {self.pair_draws}")
         if self.draws < 1:
             raise ValueError(f"exposure.draws must be >= 1, got {self.draws}")
         if self.ridge < 0:
@@ -52,33 +74,53 @@ def _target(photo: np.ndarray) -> float:
 
 
 def fit_exposure_head(photos: list[np.ndarray], ranges: DegradationRanges, options: ExposureOptions,
-                      seed: int = 0) -> tuple[ExposureHead, dict]:
-    """Ridge-fit an :class:`ExposureHead` on ``draws`` degradations of each photo.
+                      seed: int = 0, pairs: list[tuple[np.ndarray, np.ndarray]] = ()) -> tuple[ExposureHead, dict]:
+    """Ridge-fit an :class:`ExposureHead` on ``draws`` degradations of each photo, plus
+    ``pair_draws`` compressions of each real ``(low, high)`` pair and the unchanged photos.
 
-    Returns the head and a record of the fit: sample count, training RMSE of the log mean
-    (natural log: 0.1 = about 10 % brightness error) and the seconds it took.
+    Returns the head and a record of the fit: sample counts, training RMSE of the log mean per
+    group (natural log: 0.1 = about 10 % brightness error) and the seconds it took.
     """
-    if not photos:
-        raise ValueError("no training photos to fit the exposure head on")
+    if not photos and not pairs:
+        raise ValueError("no training photos or pairs to fit the exposure head on")
     start = time.monotonic()
-    head = ExposureHead(options.grid_cells, max_gain=options.max_gain, exposure_range=tuple(ranges.exposure))
+    exposure_range = tuple(options.exposure_range or ranges.exposure)
+    head = ExposureHead(options.grid_cells, options.percentiles or PERCENTILES, options.max_gain,
+                        exposure_range, options.log_mean_knots)
     rng = np.random.default_rng(seed)
-    features, targets = [], []
+    features, targets, groups = [], [], []
+
+    def add(image: np.ndarray, target: float, group: str) -> None:
+        features.append(head.features(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None])[0])
+        targets.append(target)
+        groups.append(group)
+
     for photo in photos:
         target = _target(photo)
         for _ in range(options.draws):
-            dark = degrade(photo, sample_params(rng, ranges), rng)
-            features.append(head.features(torch.from_numpy(dark).permute(2, 0, 1)[None])[0])
-            targets.append(target)
+            add(degrade(photo, sample_params(rng, ranges), rng), target, "synthetic")
+        if options.unchanged_draws >= 1:
+            add(photo, target, "unchanged")
+        if options.unchanged_draws >= 2:
+            add(compress(photo, int(rng.integers(ranges.quality[0], ranges.quality[1] + 1)))[0], target, "unchanged")
+    low_q, high_q = options.pair_quality
+    for low, high in pairs:
+        target = _target(high)
+        for _ in range(options.pair_draws):
+            add(compress(low, int(rng.integers(low_q, high_q + 1)))[0], target, "pairs")
     a = torch.stack(features)
     y = torch.tensor(targets, dtype=torch.float64)
     penalty = options.ridge * torch.eye(a.shape[1], dtype=torch.float64)
     weight = torch.linalg.solve(a.T @ a + penalty, a.T @ y)
     head.weight.copy_(weight.float())
-    rmse = float(torch.sqrt(((a @ weight - y) ** 2).mean()))
-    return head, {"samples": len(targets), "photos": len(photos), "draws": options.draws,
-                  "ridge": options.ridge, "train_rmse_log_mean": round(rmse, 4), "seed": seed,
-                  "seconds": round(time.monotonic() - start, 1)}
+    residual = (a @ weight - y).numpy()
+    group_array = np.array(groups)
+    rmse = {group: round(float(np.sqrt((residual[group_array == group] ** 2).mean())), 4)
+            for group in sorted(set(groups))}
+    return head, {"samples": len(targets), "photos": len(photos), "pairs": len(pairs), "draws": options.draws,
+                  "pair_draws": options.pair_draws, "unchanged_draws": options.unchanged_draws,
+                  "ridge": options.ridge, "train_rmse_log_mean": round(float(np.sqrt((residual ** 2).mean())), 4),
+                  "train_rmse_by_group": rmse, "seed": seed, "seconds": round(time.monotonic() - start, 1)}
 
 
 def attach_exposure_head(weights: Path, head: ExposureHead, out: Path, fit: dict) -> Path:

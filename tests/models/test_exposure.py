@@ -217,3 +217,30 @@ def test_enhance_cli_brightness_and_opt_out(calibrated_weights, tmp_path):
     assert means["brighter"] == pytest.approx(0.30, rel=0.08)  # less where pixels clip at white
     assert abs(means["raw"] - 0.15) > 0.01
     assert means["raw_brighter"] == pytest.approx(2 * means["raw"], rel=0.1)  # without a head too
+
+
+def test_v2_fit_with_pairs_and_unchanged_photos_keeps_well_exposed_brightness():
+    """Real pairs and x1 photos join the fit; with hinge knots the head keeps a well-exposed
+    photo's brightness (do no harm) while still predicting the dark photos' targets."""
+    ranges = DegradationRanges(quality=(60, 95))
+    photos = [scene(i) for i in range(24)]
+    rng = np.random.default_rng(5)
+    pairs = [(degrade(clean, sample_params(rng, ranges), rng), clean) for clean in (scene(i) for i in range(30, 36))]
+    options = ExposureOptions(draws=4, grid_cells=1024, unchanged_draws=2, pair_draws=2,
+                              log_mean_knots=[-5.0, -4.0, -3.0, -2.0], exposure_range=(0.01, 1.0))
+    head, fit = fit_exposure_head(photos, ranges, options, pairs=pairs)
+    assert fit["samples"] == 24 * 4 + 24 * 2 + 6 * 2 and fit["pairs"] == 6
+    assert set(fit["train_rmse_by_group"]) == {"synthetic", "unchanged", "pairs"}
+    assert head.num_features == len(head.percentiles) + 4 + 2
+    restored = ExposureHead.from_spec(head.spec(), head.weight)
+    assert restored.log_mean_knots == (-5.0, -4.0, -3.0, -2.0)
+    linear_fit_error = fit_exposure_head(photos, ranges, ExposureOptions(
+        draws=4, grid_cells=1024, unchanged_draws=2, exposure_range=(0.01, 1.0)))[1]["train_rmse_by_group"]
+    assert fit["train_rmse_by_group"]["unchanged"] < linear_fit_error["unchanged"]
+    clean = torch.from_numpy(scene(50)).permute(2, 0, 1)[None]
+    target = math.log(float(np_srgb_to_linear(scene(50)).mean()))
+    assert abs(float(head(clean)) - target) < 0.35
+    with pytest.raises(ValueError, match="unchanged_draws"):
+        ExposureOptions(unchanged_draws=3)
+    with pytest.raises(ValueError, match="log_mean_knots"):
+        ExposureHead(log_mean_knots=[math.nan])
