@@ -222,9 +222,13 @@ def _source_files(src_paths: Sequence[str | Path], dst: Path) -> list[Path]:
     return files
 
 
+# the degradation fields of the first release, recorded in every synthetic manifest
+_V1_RANGE_FIELDS = ("exposure", "colour_cast", "photons_at_white", "read_noise_std")
+
+
 def synthesize_evalset(src_paths: str | Path | Sequence[str | Path], dst: str | Path,
                        qualities: Sequence[int] = DEFAULT_QUALITIES, seed: int = 0,
-                       ranges: DegradationRanges = DegradationRanges(), exposure: float | None = None,
+                       ranges: DegradationRanges = DegradationRanges.v1(), exposure: float | None = None,
                        subsampling: str = "4:2:0", overwrite: bool = False, max_images: int | None = None,
                        command: str | None = None) -> Path:
     """Make an evaluation set of synthetic compressed dark images from clean photos.
@@ -272,7 +276,10 @@ def synthesize_evalset(src_paths: str | Path | Sequence[str | Path], dst: str | 
                                  "read_noise_std": params.read_noise_std}}
             yield names[index], clean, info.bit_depth, dark, record
 
-    degradation = {key: value for key, value in asdict(ranges).items() if key not in ("quality", "subsampling")}
+    # the v1 fields always, a v2 field only where it differs from v1 (manifests of v1 sets unchanged)
+    v1_ranges = asdict(DegradationRanges.v1())
+    degradation = {key: value for key, value in asdict(ranges).items() if key not in ("quality", "subsampling")
+                   and (key in _V1_RANGE_FIELDS or value != v1_ranges[key])}
     header = {"kind": "synthetic", "source": [str(s) for s in src_paths], "seed": int(seed),
               "ranges": degradation, "exposure": None if exposure is None else float(exposure),
               "command": command or (f"synthesize_evalset({[str(s) for s in src_paths]!r}, {str(dst)!r}, "

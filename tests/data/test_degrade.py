@@ -164,3 +164,207 @@ def test_invalid_quality_raises(quality):
 def test_invalid_subsampling_raises():
     with pytest.raises(ValueError, match="subsampling"):
         compress(textured_image(size=16), 90, "4:1:1")
+
+
+# ---------------------------------------------------------------- degradation v2 and the v1 pin
+
+import hashlib  # noqa: E402
+from dataclasses import replace  # noqa: E402
+
+from mlsm.data import camera  # noqa: E402
+from mlsm.metrics import rgb_to_y  # noqa: E402
+
+# sha256 of sample_params + darken for seeds 0-5 on textured_image(seed, 48), computed from the
+# code BEFORE degradation v2 existed (commit cb9b857); darken's output is 8-bit, so the hash is
+# of exact integers. The Kodak24 evaluation set depends on these exact values.
+V1_GOLDEN = "6bda1aabd68250de73ce77d741f0a46d504d673a5e70647f0141828a1c5a4138"
+
+
+def neighbour_correlation(residual: np.ndarray) -> float:
+    """Correlation of horizontally adjacent values of a zero-mean-ish (H, W) residual."""
+    left, right = residual[:, :-1].ravel(), residual[:, 1:].ravel()
+    return float(np.corrcoef(left, right)[0, 1])
+
+
+def test_v1_is_the_default_and_bit_identical_to_the_first_release():
+    assert DegradationRanges() == DegradationRanges.v1() and DegradationRanges.v1().is_v1
+    assert not DegradationRanges.v2().is_v1
+    digest = hashlib.sha256()
+    for seed in range(6):
+        clean = textured_image(seed=seed, size=48)
+        rng = np.random.default_rng(seed)
+        params = sample_params(rng, DegradationRanges.v1())
+        dark = darken(clean, params, rng)
+        digest.update(repr((params.exposure, params.colour_gains, params.photons_at_white,
+                            params.read_noise_std, params.quality, params.subsampling)).encode())
+        digest.update(np.round(dark * 255).astype(np.uint8).tobytes())
+    assert digest.hexdigest() == V1_GOLDEN
+
+
+def test_v2_is_seeded_and_keeps_the_clean_shape():
+    clean = textured_image(seed=2, size=56)
+    outputs = []
+    for seed in (3, 3, 4):
+        rng = np.random.default_rng(seed)
+        params = sample_params(rng, DegradationRanges.v2())
+        outputs.append((params, degrade(clean, params, rng)))
+    (params_a, out_a), (params_b, out_b), (params_c, out_c) = outputs
+    assert params_a == params_b and np.array_equal(out_a, out_b)
+    assert params_a != params_c and not np.array_equal(out_a, out_c)
+    assert out_a.shape == clean.shape and out_a.dtype == np.float32
+
+
+def test_v2_sampling_covers_every_stage_inside_its_ranges():
+    ranges = DegradationRanges.v2()
+    rng = np.random.default_rng(0)
+    draws = [sample_params(rng, ranges) for _ in range(400)]
+    dark = [p for p in draws if not p.extra.get("unchanged")]
+    assert 0 < len(draws) - len(dark) < 60                                   # ~5 % "do no harm"
+    assert all(ranges.illumination_stops[0] <= p.illumination_stops <= ranges.illumination_stops[1]
+               for p in dark if p.illumination_stops)
+    assert 0.6 < np.mean([p.illumination_stops > 0 for p in dark]) < 0.95
+    assert 0.5 < np.mean([p.light_source_gain > 0 for p in dark]) < 0.9
+    assert all(p.bayer_noise and 1.6 <= p.white_balance[0] <= 2.4 for p in dark)
+    assert {p.tone_curve for p in dark} == set(camera.TONE_CURVES)
+    assert all(85 <= p.camera_quality <= 98 and 60 <= p.quality <= 95 for p in dark)
+    assert all(0.5 <= p.resize <= 1.0 for p in dark) and any(p.resize < 1 for p in dark)
+    assert {p.subsampling for p in draws} == {"4:2:0", "4:4:4"}
+    assert any(p.camera_denoise_sigma > 0 for p in dark) and any(p.sharpen_amount > 0 for p in dark)
+
+
+@pytest.mark.parametrize("stops", [1.0, 3.0, 6.0])
+def test_illumination_field_spans_the_stops_and_is_smooth(stops):
+    pools = ((0.3, 0.7, 0.2, 5.0), (0.8, 0.2, 0.35, 1.0))
+    field = camera.illumination_field((96, 128), stops, pools, gradient=(0.8, -0.5))
+    log_field = np.log2(field)
+    assert float(field.max()) == pytest.approx(1.0, abs=1e-6)
+    assert float(log_field.max() - log_field.min()) == pytest.approx(stops, rel=1e-4)
+    # smooth: no step between neighbours bigger than a small fraction of the span
+    steps = max(np.abs(np.diff(log_field, axis=0)).max(), np.abs(np.diff(log_field, axis=1)).max())
+    assert steps < 0.05 * stops * 96 / 32
+    assert camera.illumination_field((8, 8), 2.0).std() == 0.0             # no pools, no gradient
+
+
+def test_vignetting_loses_the_stated_fraction_in_the_corners():
+    fall_off = camera.vignette((64, 64), 0.4)
+    assert fall_off[31:33, 31:33].min() > 0.999
+    assert float(fall_off[0, 0]) == pytest.approx(0.6, abs=0.03)            # pixel centre, not the corner
+    assert np.all(np.diff(fall_off[32, 32:]) <= 0)
+
+
+def test_light_sources_reach_white_while_the_rest_stays_dark():
+    clean = np.full((64, 64, 3), 0.35, dtype=np.float32)
+    clean[8:20, 8:20] = 0.95                                                 # a lamp / window
+    base = DarkJpegParams(exposure=0.05, photons_at_white=None, read_noise_std=0.0, quality=None)
+    without = degrade(clean, replace(base, vignetting=0.01), np.random.default_rng(0))
+    lit = degrade(clean, replace(base, light_source_fraction=0.04, light_source_gain=4.0), np.random.default_rng(0))
+    assert without.max() < 0.35                                              # v1: the lamp is dark too
+    assert np.all(lit[10:18, 10:18] == 1.0)                                  # clipped at white
+    assert lit[40:, 40:].max() < 0.2
+
+
+def test_bayer_noise_is_spatially_correlated_unlike_v1_and_denoising_correlates_channels():
+    flat = np.full((128, 128, 3), linear_to_srgb(np.float32(0.3)), dtype=np.float32)
+    noise = dict(exposure=1.0, photons_at_white=100.0, read_noise_std=0.01, quality=None)
+    v1 = srgb_to_linear(darken(flat, DarkJpegParams(**noise), np.random.default_rng(1)))
+    v2 = srgb_to_linear(darken(flat, DarkJpegParams(**noise, bayer_noise=True), np.random.default_rng(1)))
+    residual_v1, residual_v2 = v1 - v1.mean(), v2 - v2.mean()
+    assert abs(neighbour_correlation(residual_v1[..., 1])) < 0.05
+    assert neighbour_correlation(residual_v2[..., 1]) > 0.2
+    assert float(v2.mean()) == pytest.approx(0.3, abs=5e-3)                  # noise is zero-mean
+    # in-camera chroma denoising leaves mostly luma noise: the channels' noise moves together
+    denoised = darken(flat, DarkJpegParams(**noise, bayer_noise=True, camera_denoise_sigma=1.5),
+                      np.random.default_rng(1))
+    cross = lambda image: np.corrcoef(image[..., 0].ravel(), image[..., 1].ravel())[0, 1]  # noqa: E731
+    assert abs(cross(v1)) < 0.05 and cross(denoised) > 0.5
+
+
+def test_white_balance_after_the_noise_amplifies_red_noise():
+    linear = np.full((128, 128, 3), 0.2, dtype=np.float32)
+    out = camera.bayer_noise(linear, (2.4, 1.0, 1.0), 200.0, 0.0, np.random.default_rng(2))
+    assert np.allclose(out.reshape(-1, 3).mean(axis=0), 0.2, atol=5e-3)      # balanced colour
+    assert out[..., 0].std() > 1.3 * out[..., 1].std()
+
+
+def test_demosaic_reproduces_a_flat_field_and_keeps_the_samples():
+    mosaic = np.random.default_rng(0).uniform(size=(16, 16)).astype(np.float32)
+    rgb = camera.demosaic_bilinear(mosaic)
+    masks = camera.bayer_masks(mosaic.shape)
+    assert np.allclose((rgb * masks).sum(axis=2), mosaic, atol=1e-6)
+    assert np.allclose(camera.demosaic_bilinear(np.full((16, 16), 0.4, np.float32)), 0.4, atol=1e-6)
+
+
+def test_tone_curves_are_monotonic_and_fix_black_and_white():
+    ramp = np.linspace(0, 1, 257, dtype=np.float32)
+    srgb = camera.tone_curve(ramp, "srgb")
+    assert np.array_equal(srgb, linear_to_srgb(ramp))
+    for name in camera.TONE_CURVES:
+        for strength in (0.0, 0.5, 1.0):
+            curve = camera.tone_curve(ramp, name, strength)
+            assert np.all(np.diff(curve) >= -1e-7) and curve[0] == pytest.approx(0, abs=1e-6)
+            assert curve[-1] == pytest.approx(1, abs=1e-6)
+    filmic = camera.tone_curve(ramp, "filmic", 1.0)
+    assert np.all(filmic[1:40] < srgb[1:40]) and np.all(filmic[-40:-1] > srgb[-40:-1])   # S-curve
+    assert not np.allclose(camera.tone_curve(ramp, "gamma", 1.0), srgb, atol=0.02)
+    with pytest.raises(ValueError, match="tone curve"):
+        camera.tone_curve(ramp, "log")
+
+
+def test_camera_denoise_smooths_chroma_and_keeps_luma():
+    noisy = np.clip(0.4 + 0.05 * np.random.default_rng(3).standard_normal((64, 64, 3)), 0, 1).astype(np.float32)
+    clean = camera.camera_denoise(noisy, 1.5)
+    chroma = lambda image: image[..., 0] - image[..., 1]  # noqa: E731
+    assert chroma(clean).std() < 0.5 * chroma(noisy).std()
+    assert np.allclose(rgb_to_y(clean), rgb_to_y(noisy), atol=1e-5)
+    assert camera.camera_denoise(noisy, 0.0) is noisy
+
+
+def test_sharpen_raises_luma_detail():
+    image = textured_image(seed=5)
+    sharp = camera.sharpen(image, 1.0)
+    high_pass = lambda y: np.abs(np.diff(y, axis=1)).mean()  # noqa: E731
+    assert high_pass(rgb_to_y(sharp)) > 1.2 * high_pass(rgb_to_y(image))
+
+
+def test_compression_chain_camera_jpeg_resize_and_final_jpeg():
+    clean = textured_image(seed=6, size=64)
+    base = DarkJpegParams(exposure=0.2, photons_at_white=2000.0, read_noise_std=0.002, quality=80,
+                          bayer_noise=True, white_balance=(2.0, 1.0, 1.5))
+    chain = replace(base, camera_quality=90, resize=0.6)
+    out = degrade(clean, chain, np.random.default_rng(0))
+    assert out.shape == clean.shape
+    assert not np.array_equal(out, degrade(clean, replace(chain, resize=1.0), np.random.default_rng(0)))
+    # shrinking averages photosites: the noise of a flat area drops
+    flat = np.full((64, 64, 3), 0.5, dtype=np.float32)
+    noise_std = [float(degrade(flat, replace(base, quality=None, resize=r), np.random.default_rng(1))[8:-8, 8:-8].std())
+                 for r in (1.0, 0.5)]
+    assert noise_std[1] < 0.8 * noise_std[0]
+
+
+def test_unchanged_samples_leave_the_photo_nearly_as_it_was():
+    ranges = replace(DegradationRanges.v2(), unchanged_probability=1.0)
+    clean = textured_image(seed=7)
+    rng = np.random.default_rng(0)
+    seen_jpeg = seen_plain = False
+    for _ in range(20):
+        params = sample_params(rng, ranges)
+        assert params.exposure == 1.0 and params.extra["unchanged"]
+        out = degrade(clean, params, rng)
+        if params.quality is None:
+            seen_plain = True
+            assert psnr(out, clean) > 45
+        else:
+            seen_jpeg = True
+            assert np.array_equal(out, compress(np.round(clean * 255) / 255, params.quality, params.subsampling)[0])
+    assert seen_jpeg and seen_plain
+
+
+def test_v2_inputs_reach_white_where_v1_never_does():
+    clean = textured_image(seed=8, size=64)
+    clean[:16, :16] = 0.97                                                   # a bright window
+    peaks = {}
+    for name, ranges in (("v1", DegradationRanges.v1()), ("v2", replace(DegradationRanges.v2(), unchanged_probability=0.0))):
+        rng = np.random.default_rng(0)
+        peaks[name] = [float(degrade(clean, sample_params(rng, ranges), rng).max()) for _ in range(40)]
+    assert max(peaks["v1"]) < 0.7
+    assert np.mean(np.asarray(peaks["v2"]) > 0.95) > 0.4

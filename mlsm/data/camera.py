@@ -1,0 +1,224 @@
+"""Camera stages of degradation v2 (see :mod:`mlsm.data.degrade` for the whole pipeline).
+
+Each function is one physical stage, deterministic given its concrete parameters (the random
+draws happen in :func:`mlsm.data.degrade.sample_params`, except the sensor noise, drawn from
+the ``numpy.random.Generator`` passed in)::
+
+    scene light    illumination_field (smooth, spans S stops), vignette, light_source_mask
+    sensor         bayer_noise: RGGB mosaic, shot + read noise in linear raw, bilinear demosaic
+    ISP            tone_curve (sRGB / gamma / filmic S-curve), camera_denoise (chroma), sharpen
+    resampling     resize_plane / resize_rgb (Pillow, antialiased when shrinking)
+
+Images are float32 (H, W, 3); linear values are fractions of the sensor's full scale.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from mlsm.metrics import rgb_to_y
+
+__all__ = [
+    "TONE_CURVES",
+    "illumination_field",
+    "vignette",
+    "light_source_mask",
+    "bayer_masks",
+    "demosaic_bilinear",
+    "bayer_noise",
+    "tone_curve",
+    "camera_denoise",
+    "sharpen",
+    "resize_rgb",
+]
+
+TONE_CURVES = ("srgb", "gamma", "filmic")
+
+# BT.601 luma weights of mlsm.metrics.rgb_to_y sum to 219/255: one unit added to R, G and B
+# raises that luma by 219/255.
+_LUMA_PER_GREY = 219.0 / 255.0
+
+
+def _grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel-centre coordinates in frame units: y in (0, 1) down, x in (0, 1) across."""
+    return ((np.arange(height, dtype=np.float32) + 0.5) / height,
+            (np.arange(width, dtype=np.float32) + 0.5) / width)
+
+
+def illumination_field(shape: tuple[int, int], stops: float,
+                       pools: tuple[tuple[float, float, float, float], ...] = (),
+                       gradient: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    """Smooth relative illumination of the scene, (H, W) float32 in [2**-stops, 1].
+
+    The light falling on the scene is the sum of a few Gaussian light pools (lamps, a window's
+    patch of light) on a linear gradient (light from one side); its log2 is rescaled so the
+    best-lit point gets 1 (the drawn exposure) and the darkest point ``stops`` stops less.
+
+    Args:
+        shape: (H, W) of the frame.
+        stops: span of the field in photographic stops (log2 of brightest / darkest), >= 0.
+        pools: (centre_y, centre_x, radius, strength) per pool, centre and radius in frame
+            units (the frame is 1 x 1), strength relative to the gradient's.
+        gradient: (per-frame rise along y, along x) of the ambient light, in units of its mean.
+    """
+    height, width = shape
+    ys, xs = _grid(height, width)
+    light = 1.0 + gradient[0] * (ys[:, None] - 0.5) + gradient[1] * (xs[None, :] - 0.5)
+    for centre_y, centre_x, radius, strength in pools:       # separable Gaussians
+        gy = np.exp(-0.5 * ((ys - centre_y) / radius) ** 2)
+        gx = np.exp(-0.5 * ((xs - centre_x) / radius) ** 2)
+        light = light + strength * gy[:, None] * gx[None, :]
+    light = np.log2(np.maximum(light, 1e-3))
+    span = float(light.max() - light.min())
+    relative = (light - light.max()) / span if span > 0 else np.zeros_like(light)
+    return np.exp2(np.float32(stops) * relative).astype(np.float32)
+
+
+def vignette(shape: tuple[int, int], strength: float) -> np.ndarray:
+    """Lens vignetting, (H, W) float32: 1 at the centre, ``1 - strength`` in the corners.
+
+    A radial fall-off ``1 - strength * (r / r_corner)**4`` (close to the cos^4 law of a
+    wide lens); ``strength`` in [0, 1) is the fraction of light lost in the corners.
+    """
+    height, width = shape
+    ys, xs = _grid(height, width)
+    radius_sq = ((ys[:, None] - 0.5) ** 2 + (xs[None, :] - 0.5) ** 2) / 0.5
+    return (1.0 - np.float32(strength) * radius_sq ** 2).astype(np.float32)
+
+
+def light_source_mask(linear: np.ndarray, fraction: float) -> np.ndarray:
+    """Soft mask (H, W) in [0, 1] of the brightest ``fraction`` of the scene (lamps, windows, sky).
+
+    The scene's brightest regions are its light sources and what they light directly; in a
+    real dark photo they stay near (or above) normal exposure while the rest is dark. The mask
+    rises from 0 at the ``(1 - 2 fraction)`` quantile of linear luminance to 1 at the
+    ``(1 - fraction)`` quantile, then is blurred by one pixel so its edge is not a step.
+    """
+    luminance = linear @ np.asarray([0.2126, 0.7152, 0.0722], dtype=np.float32)
+    flat = luminance.reshape(-1)
+    count = flat.size
+    low_index = min(count - 1, int((1.0 - 2.0 * fraction) * count))
+    high_index = min(count - 1, int((1.0 - fraction) * count))
+    parted = np.partition(flat, (low_index, high_index))
+    low, high = float(parted[low_index]), float(parted[high_index])
+    mask = np.clip((luminance - low) / max(high - low, 1e-6), 0.0, 1.0)
+    return ndimage.gaussian_filter(mask, 1.0, mode="nearest").astype(np.float32)
+
+
+def bayer_masks(shape: tuple[int, int]) -> np.ndarray:
+    """(H, W, 3) float32 0/1 masks of an RGGB colour-filter array (R at (0, 0), B at (1, 1))."""
+    height, width = shape
+    masks = np.zeros((height, width, 3), dtype=np.float32)
+    masks[0::2, 0::2, 0] = 1.0
+    masks[0::2, 1::2, 1] = 1.0
+    masks[1::2, 0::2, 1] = 1.0
+    masks[1::2, 1::2, 2] = 1.0
+    return masks
+
+
+_KERNEL_RB = np.asarray([[1, 2, 1], [2, 4, 2], [1, 2, 1]], dtype=np.float32) / 4.0
+_KERNEL_G = np.asarray([[0, 1, 0], [1, 4, 1], [0, 1, 0]], dtype=np.float32) / 4.0
+
+
+def demosaic_bilinear(mosaic: np.ndarray) -> np.ndarray:
+    """Bilinear demosaicing of an RGGB mosaic (H, W) -> (H, W, 3) float32.
+
+    Each missing colour is the mean of its nearest samples of that colour (2 or 4 neighbours),
+    so noise of one photosite spreads to its neighbours: the spatially correlated noise of real
+    camera output (its cross-channel correlation comes from :func:`camera_denoise`). Mirror
+    padding keeps the RGGB phase at the borders.
+    """
+    masks = bayer_masks(mosaic.shape)
+    planes = mosaic[..., None] * masks
+    out = np.empty_like(planes)
+    out[..., 0] = ndimage.correlate(planes[..., 0], _KERNEL_RB, mode="mirror")
+    out[..., 1] = ndimage.correlate(planes[..., 1], _KERNEL_G, mode="mirror")
+    out[..., 2] = ndimage.correlate(planes[..., 2], _KERNEL_RB, mode="mirror")
+    return out
+
+
+def bayer_noise(linear: np.ndarray, white_balance: tuple[float, float, float], photons_at_white: float | None,
+                read_noise_std: float, rng: np.random.Generator) -> np.ndarray:
+    """Sensor and demosaicing: linear RGB (H, W, 3) -> noisy, demosaiced, white-balanced RGB.
+
+    ``linear / white_balance`` is the raw signal of each colour filter (a sensor sees less red
+    and blue than green under daylight); it saturates at full well (clip to [0, 1], where light
+    sources clip), is sampled on an RGGB mosaic, gets heteroscedastic Gaussian noise of
+    variance ``raw / photons_at_white + read_noise_std**2`` per photosite, is demosaiced
+    (:func:`demosaic_bilinear`), then multiplied by the white-balance gains, which amplify the
+    red and blue noise as in a camera. Output is clipped to [0, 1].
+    """
+    gains = np.asarray(white_balance, dtype=np.float32)
+    raw = np.clip(linear / gains, 0.0, 1.0)
+    mosaic = (raw * bayer_masks(raw.shape[:2])).sum(axis=2)
+    variance = np.float32(read_noise_std ** 2) + (mosaic / np.float32(photons_at_white) if photons_at_white else 0.0)
+    if np.any(variance > 0):
+        mosaic = mosaic + rng.standard_normal(mosaic.shape, dtype=np.float32) * np.sqrt(variance)
+    return np.clip(demosaic_bilinear(mosaic.astype(np.float32)) * gains, 0.0, 1.0)
+
+
+def tone_curve(linear: np.ndarray, name: str = "srgb", strength: float = 0.0) -> np.ndarray:
+    """Camera tone curve: linear [0, 1] -> encoded [0, 1] float32.
+
+    * ``"srgb"``: the sRGB transfer function (:func:`mlsm.data.degrade.linear_to_srgb`);
+      ``strength`` unused.
+    * ``"gamma"``: a pure power law ``x ** (1 / gamma)`` with gamma = 1.8 + 0.8 strength
+      (1.8-2.6: flatter or steeper shadows than sRGB).
+    * ``"filmic"``: sRGB followed by a contrast S-curve, ``y + strength (smoothstep(y) - y)``
+      (strength in [0, 1]: deeper shadows and a highlight shoulder, a camera's "vivid" look).
+    """
+    from mlsm.data.degrade import linear_to_srgb
+    linear = np.clip(linear, 0.0, 1.0)
+    if name == "srgb":
+        return linear_to_srgb(linear)
+    if name == "gamma":
+        return (linear ** np.float32(1.0 / (1.8 + 0.8 * strength))).astype(np.float32)
+    if name == "filmic":
+        encoded = linear_to_srgb(linear)
+        s_curve = encoded * encoded * (3.0 - 2.0 * encoded)
+        return (encoded + np.float32(strength) * (s_curve - encoded)).astype(np.float32)
+    raise ValueError(f"tone curve must be one of {', '.join(TONE_CURVES)}, got {name!r}")
+
+
+def _add_luma(image: np.ndarray, delta_luma: np.ndarray) -> np.ndarray:
+    """Add a luma change (in rgb_to_y units) to all three channels equally."""
+    return image + (delta_luma / _LUMA_PER_GREY).astype(np.float32)[..., None]
+
+
+def camera_denoise(encoded: np.ndarray, sigma: float) -> np.ndarray:
+    """In-camera chroma noise reduction on an encoded image (H, W, 3) in [0, 1].
+
+    The image is blurred with a Gaussian of ``sigma`` pixels (0.5-2 typical), then its luma
+    (:func:`mlsm.metrics.rgb_to_y`) is put back from the unblurred image: colour noise is
+    smoothed, luminance detail and luminance noise are kept. ``sigma = 0`` is a no-op.
+    """
+    if sigma <= 0:
+        return encoded
+    blurred = ndimage.gaussian_filter(encoded, (sigma, sigma, 0), mode="nearest")
+    return np.clip(_add_luma(blurred, rgb_to_y(encoded) - rgb_to_y(blurred)), 0.0, 1.0)
+
+
+def sharpen(encoded: np.ndarray, amount: float, sigma: float = 1.0) -> np.ndarray:
+    """In-camera unsharp mask on luma: ``Y + amount (Y - blur_sigma(Y))`` added to R, G, B.
+
+    ``amount`` in [0, ~1.5] (0 = off) scales the luma high-pass; it also sharpens the noise,
+    as camera sharpening does. Output clipped to [0, 1].
+    """
+    if amount <= 0:
+        return encoded
+    luma = rgb_to_y(encoded)
+    detail = luma - ndimage.gaussian_filter(luma, sigma, mode="nearest")
+    return np.clip(_add_luma(encoded, amount * detail), 0.0, 1.0)
+
+
+def resize_rgb(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize a float (H, W, 3) image to ``size`` = (height, width) with Pillow.
+
+    Bicubic, antialiased when shrinking (Pillow widens the kernel by the scale factor), per
+    channel in 32-bit float, so no 8-bit rounding happens here.
+    """
+    height, width = size
+    planes = [np.asarray(Image.fromarray(np.ascontiguousarray(image[..., c], dtype=np.float32), "F")
+                         .resize((width, height), Image.BICUBIC)) for c in range(3)]
+    return np.stack(planes, axis=-1).astype(np.float32)
