@@ -5,6 +5,8 @@
     mlsm data pairs ROOT DST [--layout auto|lol|lsrw|sice|rellisur] [--qf ...] [--subsampling ...]
                              [--sice-pick darkest|first] [--max-images N] [--overwrite]
     mlsm data info DST
+    mlsm data photos [--out data/photos_v2] [--sources shared mate plasma skimage sklearn matplotlib]
+                     [--max-side 1024] [--folder NAME DIR LICENCE]... [--install]
 
 Exit codes: 0 done, 1 the inputs could not be read or written, 2 bad arguments. Errors are
 one line on stderr, ``mlsm: error: ...``.
@@ -95,6 +97,53 @@ def _pairs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _photos(args: argparse.Namespace) -> int:
+    import subprocess
+    import sys
+
+    from mlsm.data.photos import (MissingSource, PhotoSource, PhotoSourceError, find_sources, folder_source,
+                                  gather_photos, install_command, markdown_table)
+
+    extra = []
+    for name, folder, licence in args.folder or []:
+        try:
+            extra.append(folder_source(name, Path(folder), licence))
+        except PhotoSourceError as exc:
+            return _error(exc, 2)
+
+    def locate():
+        found = find_sources(args.sources, shared_photos=args.shared_photos, mate_dir=args.mate_dir,
+                             wallpapers_dir=args.wallpapers_dir, mate_copyright=args.mate_copyright)
+        return [s for s in found if isinstance(s, PhotoSource)], [s for s in found if isinstance(s, MissingSource)]
+
+    sources, missing = locate()
+    if missing and args.install:
+        for command in install_command(missing):
+            print(f"running: {shlex.join(command)}", flush=True)
+            if subprocess.run(command).returncode != 0:
+                return _error(f"{shlex.join(command)} failed (apt-get needs root and, on a fresh machine, "
+                              "apt-get update first)")
+        sources, missing = locate()
+    for item in missing:
+        print(f"mlsm: note: source {item.name} is missing ({item.reason}); get it with: {item.how}", file=sys.stderr)
+    sources += extra
+    if not sources:
+        return _error("no photo source is available (see the notes above)")
+    for source in sources:
+        for note in source.notes:
+            print(f"{source.name}: {note}")
+    command = ["mlsm", "data", "photos", "--out", str(args.out), "--max-side", str(args.max_side),
+               "--sources", *args.sources]
+    for name, folder, licence in args.folder or []:
+        command += ["--folder", name, folder, licence]
+    result = gather_photos(sources, Path(args.out), max_side=args.max_side, shared_photos=args.shared_photos,
+                           command=shlex.join(command), log=lambda line: print(line, file=sys.stderr))
+    print(markdown_table(result.records, sources), end="")
+    print(f"{result.written} written, {result.skipped} unchanged, {len(result.errors)} failed; "
+          f"manifest {result.manifest}")
+    return 1 if result.errors else 0
+
+
 def _info(args: argparse.Namespace) -> int:
     from mlsm.data.evalset import load_evalset
 
@@ -103,7 +152,7 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> argparse.ArgumentParser:
-    """Add ``mlsm data`` and its subcommands ``synth``, ``pairs`` and ``info``."""
+    """Add ``mlsm data`` and its subcommands ``synth``, ``pairs``, ``photos`` and ``info``."""
     data, commands = add_command_group(
         subparsers, "data", help="build and inspect evaluation sets of compressed dark images",
         description="Build fixed evaluation sets (ground truth + dark JPEGs at several QFs) and inspect them.")
@@ -134,6 +183,36 @@ def register(subparsers) -> argparse.ArgumentParser:
                        help="SICE: which exposure of a sequence is the dark input (default: darkest)")
     _add_common(pairs)
     pairs.set_defaults(func=lambda args: _run(_pairs, args))
+
+    from mlsm.data.photos import DEFAULT_MAX_SIDE, MATE_COPYRIGHT, MATE_NATURE, PLASMA_ROOT, SOURCE_GROUPS
+
+    photos = commands.add_parser(
+        "photos", help="gather clean training photos (shared sets, wallpaper packages, Python packages)",
+        description="Collect clean, licensed photos for synthetic training pairs into one folder of PNGs with "
+                    "manifest.json (path, source, licence, size, sha256, downscaled) and SOURCES.md. JPEG sources "
+                    "are downscaled (Lanczos, at least 2x, long side <= --max-side) so their own 8x8 blocks "
+                    "vanish. Kodak24 is the validation set and is refused. Missing sources are reported with "
+                    "the command that installs them; nothing is installed without --install. Reruns skip "
+                    "outputs whose sha256 still match the manifest. Train with data.photos: [OUT].")
+    photos.add_argument("--out", type=Path, default=Path("data/photos_v2"), help="output folder (default data/photos_v2)")
+    photos.add_argument("--sources", nargs="+", choices=SOURCE_GROUPS, default=list(SOURCE_GROUPS), metavar="GROUP",
+                        help=f"source groups to use (default: all of {' '.join(SOURCE_GROUPS)})")
+    photos.add_argument("--max-side", type=positive_int, default=DEFAULT_MAX_SIDE, metavar="N",
+                        help=f"longest side of a downscaled photo (default {DEFAULT_MAX_SIDE})")
+    photos.add_argument("--folder", nargs=3, action="append", metavar=("NAME", "DIR", "LICENCE"),
+                        help="also take every image under DIR as source NAME with LICENCE (repeatable)")
+    photos.add_argument("--install", action="store_true",
+                        help="install missing sources: apt-get install -y mate-backgrounds "
+                             "plasma-workspace-wallpapers, pip install scikit-learn")
+    photos.add_argument("--shared-photos", type=Path, default=None, metavar="DIR",
+                        help="the shared data's photos/ folder (default: ../shared/data/photos next to the repo)")
+    photos.add_argument("--mate-dir", type=Path, default=MATE_NATURE, metavar="DIR",
+                        help=f"mate-backgrounds nature photos (default {MATE_NATURE})")
+    photos.add_argument("--mate-copyright", type=Path, default=MATE_COPYRIGHT, metavar="FILE",
+                        help=f"Debian copyright file of mate-backgrounds (default {MATE_COPYRIGHT})")
+    photos.add_argument("--wallpapers-dir", type=Path, default=PLASMA_ROOT, metavar="DIR",
+                        help=f"Plasma wallpapers (default {PLASMA_ROOT})")
+    photos.set_defaults(func=lambda args: _run(_photos, args))
 
     info = commands.add_parser("info", help="summarise an evaluation set",
                                description="Print the summary of an evaluation set's manifest.")
