@@ -169,17 +169,19 @@ class DegradationRanges:
 
 # The v2 ranges that differ from the dataclass defaults (tuned with scripts/realism_report.py).
 V2_DEFAULTS: dict = {
-    "exposure": (0.03, 0.5),
-    "photons_at_white": (1000.0, 20000.0),
+    "exposure": (0.04, 0.8),
+    "photons_at_white": (3000.0, 100000.0),
+    "read_noise_std": (0.0001, 0.0015),
     "illumination_probability": 0.8,
+    "illumination_stops": (1.0, 4.0),
     "light_source_probability": 0.7,
     "vignetting": (0.0, 0.5),
     "bayer_noise": True,
     "camera_denoise_probability": 0.5,
-    "sharpen_probability": 0.5,
+    "sharpen_probability": 0.6,
     "tone_curves": camera.TONE_CURVES,
     "camera_quality": (85, 98),
-    "resize_probability": 0.5,
+    "resize_probability": 0.4,
     "subsampling_444_probability": 0.2,
     "unchanged_probability": 0.05,
 }
