@@ -400,3 +400,26 @@ def test_block_edge_ratio_is_one_without_blocks_and_large_with_them():
     assert block_edge_ratio(0.3 * noise) == pytest.approx(block_edge_ratio(noise), rel=1e-3)
     with pytest.raises(MetricInputError):
         block_edge_ratio(noise[:10, :10])
+
+
+# ----------------------------------------------------------------------------- colourfulness
+
+def test_colourfulness_two_colour_image_matches_hand_computation():
+    """Half pure red, half pure blue: rg in {255, 0}, yb in {127.5, -255}."""
+    image = np.zeros((4, 8, 3))
+    image[:, :4, 0] = 1.0
+    image[:, 4:, 2] = 1.0
+    rg, yb = np.array([255.0, 0.0]), np.array([127.5, -255.0])
+    expected = math.hypot(rg.std(), yb.std()) + 0.3 * math.hypot(rg.mean(), yb.mean())
+    assert metrics.colourfulness(image) == pytest.approx(expected, rel=1e-12)
+    assert metrics.colourfulness(image * 255, data_range=255) == pytest.approx(expected, rel=1e-12)
+
+
+def test_colourfulness_grey_is_zero_and_saturation_raises_it():
+    rng = np.random.default_rng(0)
+    grey = np.repeat(rng.random((16, 16, 1)), 3, axis=2)
+    assert metrics.colourfulness(grey) == 0.0
+    colour = np.clip(grey + rng.normal(0, 0.1, grey.shape), 0, 1)
+    assert metrics.colourfulness(colour) > metrics.colourfulness(0.5 + 0.5 * (colour - 0.5)) > 0
+    with pytest.raises(metrics.MetricInputError):
+        metrics.colourfulness(grey[..., 0])
