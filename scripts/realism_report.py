@@ -95,6 +95,16 @@ def _markdown(summary: dict, command: str) -> str:
         lines.append("")
         lines.append(f"**{version}** covers {covered} of {len(summary[version])} statistics"
                      + ("." if covered < len(summary[version]) else ": the synthetic set covers the real one."))
+    edges = []
+    for name, row in summary["v2"].items():
+        width = row["synthetic_high"] - row["synthetic_low"]
+        position = (row["real_median"] - row["synthetic_low"]) / width if width > 0 else 0.5
+        saturated = row["synthetic_median"] >= row["real_median"] >= row["synthetic_high"] - 1e-6  # all at white
+        if row["covered"] and not saturated and not 0.1 <= position <= 0.9:
+            edges.append(f"{name} ({position:.0%} of the way up v2's 5-95 % range)")
+    if edges:
+        lines += ["", "Close calls (real median in the outer tenth of v2's range; statistics where v2's median "
+                  "and the real one sit at white are left out): " + "; ".join(edges) + "."]
     lines += ["", f"Real photos with max(R,G,B) p99.5 >= 0.98 (white in their top 0.5 %): "
               f"{summary['white_fraction']['real']:.0%}; v1 inputs: {summary['white_fraction']['v1']:.0%}; "
               f"v2 inputs: {summary['white_fraction']['v2']:.0%}.", "",

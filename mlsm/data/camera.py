@@ -6,6 +6,7 @@ the ``numpy.random.Generator`` passed in)::
 
     scene light    illumination_field (smooth, spans S stops), vignette, light_source_mask
     sensor         bayer_noise: RGGB mosaic, shot + read noise in linear raw, bilinear demosaic
+    capture        all of it for one DarkJpegParams (what degrade.darken calls for v2)
     ISP            tone_curve (sRGB / gamma / filmic S-curve), camera_denoise (chroma), sharpen
     resampling     resize_plane / resize_rgb (Pillow, antialiased when shrinking)
 
@@ -13,11 +14,16 @@ Images are float32 (H, W, 3); linear values are fractions of the sensor's full s
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from PIL import Image
 from scipy import ndimage
 
 from mlsm.metrics import rgb_to_y
+
+if TYPE_CHECKING:
+    from mlsm.data.degrade import DarkJpegParams
 
 __all__ = [
     "TONE_CURVES",
@@ -31,13 +37,15 @@ __all__ = [
     "camera_denoise",
     "sharpen",
     "resize_rgb",
+    "capture",
 ]
 
 TONE_CURVES = ("srgb", "gamma", "filmic")
 
-# BT.601 luma weights of mlsm.metrics.rgb_to_y sum to 219/255: one unit added to R, G and B
-# raises that luma by 219/255.
-_LUMA_PER_GREY = 219.0 / 255.0
+# The luma of mlsm.metrics.rgb_to_y as offset + weights . RGB, read off the one definition.
+_LUMA_OFFSET = float(rgb_to_y(np.zeros((2, 2, 3)))[0, 0])
+_LUMA_WEIGHTS = tuple(float(v) - _LUMA_OFFSET for v in rgb_to_y(np.tile(np.eye(3)[None], (2, 1, 1)))[0])
+_LUMA_PER_GREY = sum(_LUMA_WEIGHTS)      # one unit added to R, G and B raises the luma by this
 
 
 def _grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -117,24 +125,29 @@ def bayer_masks(shape: tuple[int, int]) -> np.ndarray:
     return masks
 
 
-_KERNEL_RB = np.asarray([[1, 2, 1], [2, 4, 2], [1, 2, 1]], dtype=np.float32) / 4.0
-_KERNEL_G = np.asarray([[0, 1, 0], [1, 4, 1], [0, 1, 0]], dtype=np.float32) / 4.0
+_TAPS_RB = np.asarray([0.5, 1.0, 0.5], dtype=np.float32)       # [1 2 1]/4 (x) [1 2 1]/4 x 4
 
 
 def demosaic_bilinear(mosaic: np.ndarray) -> np.ndarray:
     """Bilinear demosaicing of an RGGB mosaic (H, W) -> (H, W, 3) float32.
 
-    Each missing colour is the mean of its nearest samples of that colour (2 or 4 neighbours),
-    so noise of one photosite spreads to its neighbours: the spatially correlated noise of real
-    camera output (its cross-channel correlation comes from :func:`camera_denoise`). Mirror
-    padding keeps the RGGB phase at the borders.
+    Each missing colour is the mean of its nearest samples of that colour (2 or 4 neighbours;
+    kernels [[1,2,1],[2,4,2],[1,2,1]]/4 for red and blue, [[0,1,0],[1,4,1],[0,1,0]]/4 for
+    green), so noise of one photosite spreads to its neighbours: the spatially correlated
+    noise of real camera output (its cross-channel correlation comes from
+    :func:`camera_denoise`). Mirror padding keeps the RGGB phase at the borders.
     """
-    masks = bayer_masks(mosaic.shape)
-    planes = mosaic[..., None] * masks
-    out = np.empty_like(planes)
-    out[..., 0] = ndimage.correlate(planes[..., 0], _KERNEL_RB, mode="mirror")
-    out[..., 1] = ndimage.correlate(planes[..., 1], _KERNEL_G, mode="mirror")
-    out[..., 2] = ndimage.correlate(planes[..., 2], _KERNEL_RB, mode="mirror")
+    mosaic = np.asarray(mosaic, dtype=np.float32)
+    out = np.zeros(mosaic.shape + (3,), dtype=np.float32)
+    out[0::2, 0::2, 0] = mosaic[0::2, 0::2]
+    out[0::2, 1::2, 1] = mosaic[0::2, 1::2]
+    out[1::2, 0::2, 1] = mosaic[1::2, 0::2]
+    out[1::2, 1::2, 2] = mosaic[1::2, 1::2]
+    for channel in (0, 2):
+        plane = ndimage.correlate1d(out[..., channel], _TAPS_RB, axis=0, mode="mirror")
+        out[..., channel] = ndimage.correlate1d(plane, _TAPS_RB, axis=1, mode="mirror")
+    padded = np.pad(out[..., 1], 1, mode="reflect")                    # numpy reflect = scipy mirror
+    out[..., 1] += 0.25 * (padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:])
     return out
 
 
@@ -151,7 +164,11 @@ def bayer_noise(linear: np.ndarray, white_balance: tuple[float, float, float], p
     """
     gains = np.asarray(white_balance, dtype=np.float32)
     raw = np.clip(linear / gains, 0.0, 1.0)
-    mosaic = (raw * bayer_masks(raw.shape[:2])).sum(axis=2)
+    mosaic = np.empty(raw.shape[:2], dtype=np.float32)
+    mosaic[0::2, 0::2] = raw[0::2, 0::2, 0]
+    mosaic[0::2, 1::2] = raw[0::2, 1::2, 1]
+    mosaic[1::2, 0::2] = raw[1::2, 0::2, 1]
+    mosaic[1::2, 1::2] = raw[1::2, 1::2, 2]
     variance = np.float32(read_noise_std ** 2) + (mosaic / np.float32(photons_at_white) if photons_at_white else 0.0)
     if np.any(variance > 0):
         mosaic = mosaic + rng.standard_normal(mosaic.shape, dtype=np.float32) * np.sqrt(variance)
@@ -189,14 +206,19 @@ def _add_luma(image: np.ndarray, delta_luma: np.ndarray) -> np.ndarray:
 def camera_denoise(encoded: np.ndarray, sigma: float) -> np.ndarray:
     """In-camera chroma noise reduction on an encoded image (H, W, 3) in [0, 1].
 
-    The image is blurred with a Gaussian of ``sigma`` pixels (0.5-2 typical), then its luma
-    (:func:`mlsm.metrics.rgb_to_y`) is put back from the unblurred image: colour noise is
-    smoothed, luminance detail and luminance noise are kept. ``sigma = 0`` is a no-op.
+    The colour differences R - G and B - G are blurred with a Gaussian of ``sigma`` pixels
+    (0.5-2 typical) and the image rebuilt with its own luma (:func:`mlsm.metrics.rgb_to_y`):
+    colour noise is smoothed, luminance detail and luminance noise are kept. ``sigma = 0`` is a
+    no-op.
     """
     if sigma <= 0:
         return encoded
-    blurred = ndimage.gaussian_filter(encoded, (sigma, sigma, 0), mode="nearest")
-    return np.clip(_add_luma(blurred, rgb_to_y(encoded) - rgb_to_y(blurred)), 0.0, 1.0)
+    red_green = ndimage.gaussian_filter(encoded[..., 0] - encoded[..., 1], sigma, mode="nearest", truncate=3.0)
+    blue_green = ndimage.gaussian_filter(encoded[..., 2] - encoded[..., 1], sigma, mode="nearest", truncate=3.0)
+    weight_r, weight_g, weight_b = _LUMA_WEIGHTS
+    luma = (rgb_to_y(encoded) - _LUMA_OFFSET).astype(np.float32)
+    green = (luma - weight_r * red_green - weight_b * blue_green) / np.float32(weight_r + weight_g + weight_b)
+    return np.clip(np.stack([green + red_green, green, green + blue_green], axis=-1), 0.0, 1.0)
 
 
 def sharpen(encoded: np.ndarray, amount: float, sigma: float = 1.0) -> np.ndarray:
@@ -208,7 +230,7 @@ def sharpen(encoded: np.ndarray, amount: float, sigma: float = 1.0) -> np.ndarra
     if amount <= 0:
         return encoded
     luma = rgb_to_y(encoded)
-    detail = luma - ndimage.gaussian_filter(luma, sigma, mode="nearest")
+    detail = luma - ndimage.gaussian_filter(luma, sigma, mode="nearest", truncate=3.0)
     return np.clip(_add_luma(encoded, amount * detail), 0.0, 1.0)
 
 
@@ -222,3 +244,36 @@ def resize_rgb(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     planes = [np.asarray(Image.fromarray(np.ascontiguousarray(image[..., c], dtype=np.float32), "F")
                          .resize((width, height), Image.BICUBIC)) for c in range(3)]
     return np.stack(planes, axis=-1).astype(np.float32)
+
+
+def capture(clean: np.ndarray, params: "DarkJpegParams", rng: np.random.Generator) -> np.ndarray:
+    """Degradation v2's camera: clean sRGB (H, W, 3) in [0, 1] -> dark 8-bit-quantised sRGB.
+
+    Scene light (exposure x illumination field, light sources, vignetting, colour cast), the
+    sensor (:func:`bayer_noise`, or v1's independent noise when ``params.bayer_noise`` is
+    off), then the ISP (:func:`tone_curve`, :func:`camera_denoise`, :func:`sharpen`), rounded
+    to 8 bits. Only the sensor noise is drawn from ``rng``.
+    """
+    from mlsm.data.degrade import srgb_to_linear
+    linear = srgb_to_linear(clean)
+    shape = linear.shape[:2]
+    gain = np.full(shape, np.float32(params.exposure), dtype=np.float32)
+    if params.illumination_stops:
+        gain = gain * illumination_field(shape, params.illumination_stops, params.light_pools, params.light_gradient)
+    if params.light_source_gain:
+        mask = light_source_mask(linear, params.light_source_fraction)
+        gain = gain + mask * (np.float32(params.light_source_gain) - gain)
+    if params.vignetting:
+        gain = gain * vignette(shape, params.vignetting)
+    linear = linear * gain[..., None] * np.asarray(params.colour_gains, dtype=np.float32)
+    if params.bayer_noise:
+        linear = bayer_noise(linear, params.white_balance, params.photons_at_white, params.read_noise_std, rng)
+    else:
+        variance = np.float32(params.read_noise_std ** 2) + (
+            np.clip(linear, 0, None) / np.float32(params.photons_at_white) if params.photons_at_white else 0.0)
+        if np.any(variance > 0):
+            linear = linear + rng.standard_normal(linear.shape, dtype=np.float32) * np.sqrt(variance)
+    encoded = tone_curve(linear, params.tone_curve, params.tone_strength)
+    encoded = camera_denoise(encoded, params.camera_denoise_sigma)
+    encoded = sharpen(encoded, params.sharpen_amount)
+    return np.round(np.clip(encoded, 0.0, 1.0) * 255.0).astype(np.float32) / 255.0

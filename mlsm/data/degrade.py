@@ -143,6 +143,23 @@ class DegradationRanges:
     unchanged_probability: float = 0.0
     unchanged_jpeg_probability: float = 0.5
 
+    def __post_init__(self):
+        probabilities = {name: getattr(self, name) for name in (
+            "illumination_probability", "light_source_probability", "camera_denoise_probability",
+            "sharpen_probability", "resize_probability", "subsampling_444_probability",
+            "unchanged_probability", "unchanged_jpeg_probability")}
+        for name, value in probabilities.items():
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
+        unknown = [curve for curve in self.tone_curves if curve not in camera.TONE_CURVES]
+        if unknown or not self.tone_curves:
+            raise ValueError(f"tone_curves must be a non-empty subset of {camera.TONE_CURVES}, "
+                             f"got {self.tone_curves!r}")
+        if not 0.0 < self.resize[0] <= self.resize[1] <= 1.0:
+            raise ValueError(f"resize must be a range inside (0, 1], got {self.resize!r}")
+        if not 0.0 <= self.vignetting[0] <= self.vignetting[1] < 1.0:
+            raise ValueError(f"vignetting must be a range inside [0, 1), got {self.vignetting!r}")
+
     @classmethod
     def v1(cls) -> "DegradationRanges":
         """The first release's model: global exposure, independent noise, one JPEG (the default).
@@ -303,10 +320,11 @@ def darken(clean: np.ndarray, params: DarkJpegParams, rng: np.random.Generator) 
     """Dark, noisy, 8-bit-quantised sRGB image (H, W, 3) float32 before JPEG.
 
     ``clean`` is sRGB float (H, W, 3) in [0, 1]; noise is drawn from ``rng``. With any v2
-    field of ``params`` set, this is the camera of :func:`_camera` (light, sensor, ISP).
+    field of ``params`` set, this is :func:`mlsm.data.camera.capture` (light, sensor, ISP); the
+    camera JPEG, the resize and the final JPEG are :func:`degrade`'s.
     """
     if _uses_v2_camera(params):
-        return _camera(clean, params, rng)
+        return camera.capture(clean, params, rng)
     linear = srgb_to_linear(clean) * np.float32(params.exposure)
     linear = linear * np.asarray(params.colour_gains, dtype=np.float32)
     variance = np.full_like(linear, params.read_noise_std ** 2)
@@ -321,34 +339,6 @@ def darken(clean: np.ndarray, params: DarkJpegParams, rng: np.random.Generator) 
 def _uses_v2_camera(params: DarkJpegParams) -> bool:
     return bool(params.illumination_stops or params.light_source_gain or params.vignetting or params.bayer_noise
                 or params.camera_denoise_sigma or params.sharpen_amount or params.tone_curve != "srgb")
-
-
-def _camera(clean: np.ndarray, params: DarkJpegParams, rng: np.random.Generator) -> np.ndarray:
-    """v2 camera: scene light, sensor noise and ISP, sRGB float (H, W, 3) -> 8-bit-quantised."""
-    linear = srgb_to_linear(clean)
-    shape = linear.shape[:2]
-    gain = np.full(shape, np.float32(params.exposure), dtype=np.float32)
-    if params.illumination_stops:
-        gain = gain * camera.illumination_field(shape, params.illumination_stops, params.light_pools,
-                                                params.light_gradient)
-    if params.light_source_gain:
-        mask = camera.light_source_mask(linear, params.light_source_fraction)
-        gain = gain + mask * (np.float32(params.light_source_gain) - gain)
-    if params.vignetting:
-        gain = gain * camera.vignette(shape, params.vignetting)
-    linear = linear * gain[..., None] * np.asarray(params.colour_gains, dtype=np.float32)
-    if params.bayer_noise:
-        linear = camera.bayer_noise(linear, params.white_balance, params.photons_at_white,
-                                    params.read_noise_std, rng)
-    else:
-        variance = np.float32(params.read_noise_std ** 2) + (
-            np.clip(linear, 0, None) / np.float32(params.photons_at_white) if params.photons_at_white else 0.0)
-        if np.any(variance > 0):
-            linear = linear + rng.standard_normal(linear.shape, dtype=np.float32) * np.sqrt(variance)
-    encoded = camera.tone_curve(linear, params.tone_curve, params.tone_strength)
-    encoded = camera.camera_denoise(encoded, params.camera_denoise_sigma)
-    encoded = camera.sharpen(encoded, params.sharpen_amount)
-    return np.round(np.clip(encoded, 0.0, 1.0) * 255.0).astype(np.float32) / 255.0
 
 
 def compress(image: np.ndarray, quality: int, subsampling: str = "4:2:0") -> tuple[np.ndarray, int]:

@@ -286,6 +286,17 @@ def test_white_balance_after_the_noise_amplifies_red_noise():
     assert out[..., 0].std() > 1.3 * out[..., 1].std()
 
 
+def test_demosaic_matches_the_bilinear_kernels():
+    from scipy import ndimage
+    mosaic = np.random.default_rng(1).uniform(size=(17, 22)).astype(np.float32)     # odd size too
+    masks = camera.bayer_masks(mosaic.shape)
+    kernel_rb = np.asarray([[1, 2, 1], [2, 4, 2], [1, 2, 1]], np.float32) / 4
+    kernel_g = np.asarray([[0, 1, 0], [1, 4, 1], [0, 1, 0]], np.float32) / 4
+    reference = np.stack([ndimage.correlate(mosaic * masks[..., c], kernel, mode="mirror")
+                          for c, kernel in enumerate((kernel_rb, kernel_g, kernel_rb))], axis=-1)
+    assert np.allclose(camera.demosaic_bilinear(mosaic), reference, atol=1e-6)
+
+
 def test_demosaic_reproduces_a_flat_field_and_keeps_the_samples():
     mosaic = np.random.default_rng(0).uniform(size=(16, 16)).astype(np.float32)
     rgb = camera.demosaic_bilinear(mosaic)
@@ -363,8 +374,17 @@ def test_v2_inputs_reach_white_where_v1_never_does():
     clean = textured_image(seed=8, size=64)
     clean[:16, :16] = 0.97                                                   # a bright window
     peaks = {}
-    for name, ranges in (("v1", DegradationRanges.v1()), ("v2", replace(DegradationRanges.v2(), unchanged_probability=0.0))):
+    v2_dark_only = replace(DegradationRanges.v2(), unchanged_probability=0.0)
+    for name, ranges in (("v1", DegradationRanges.v1()), ("v2", v2_dark_only)):
         rng = np.random.default_rng(0)
         peaks[name] = [float(degrade(clean, sample_params(rng, ranges), rng).max()) for _ in range(40)]
     assert max(peaks["v1"]) < 0.7
     assert np.mean(np.asarray(peaks["v2"]) > 0.95) > 0.4
+
+
+@pytest.mark.parametrize("field, value", [("illumination_probability", 1.5), ("unchanged_probability", -0.1),
+                                          ("tone_curves", ("srgb", "log")), ("tone_curves", ()),
+                                          ("resize", (0.0, 1.0)), ("vignetting", (0.0, 1.0))])
+def test_invalid_v2_ranges_raise(field, value):
+    with pytest.raises(ValueError, match=field):
+        replace(DegradationRanges.v2(), **{field: value})
