@@ -6,11 +6,15 @@
                   [--device cpu|cuda] [--threads N] [--strict] [--no-progress]
     mlsm eval report RUN                      # tables and plots again, from RUN/results.json
     mlsm eval sheet IMAGE... --methods NAME... --out SHEET.png [--peers-dir DIR] [--max-side 384]
+    mlsm eval scorecard SET... --methods NAME... --out DIR [--max-side N] [--max-images N]
+                  [--sheet N] [--peers-dir DIR] [--device cpu|cuda] [--threads N] [--no-progress]
 
 SET is an evaluation-set folder (``mlsm data synth`` / ``mlsm data pairs``) or
 ``[NAME=]layout:ROOT`` (``lol:/data/LOL``; see :mod:`mlsm.eval.runner`). ``run`` writes
 RUN/results.json, table.md, table.csv, per_image.csv and RUN/plots/*.png (and the zoom grid
-with ``--grid``), then prints table.md. An existing RUN is resumed.
+with ``--grid``), then prints table.md. An existing RUN is resumed. ``scorecard`` scores
+photos without references (NIQE, mean luma, block-edge ratio, colourfulness; the set
+``kodak24_q90`` adds PSNR and the brightness shift; see :mod:`mlsm.eval.scorecard`).
 
 Exit codes: 0 done (methods that could not be built are skipped and listed), 1 some image
 failed or an input could not be read, 2 usage errors (unknown method, bad set, bad QF).
@@ -138,8 +142,33 @@ def _sheet(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scorecard(args: argparse.Namespace) -> int:
+    from mlsm.eval.figures import contact_sheet
+    from mlsm.eval.scorecard import INPUT, load_scorecard, plot_niqe_vs_mean_y, run_scorecard, write_table
+
+    _set_threads(args.threads)
+    out_dir = Path(args.out)
+    path = run_scorecard(args.methods, args.sets, out_dir, peers_dir=args.peers_dir, device=args.device,
+                         max_side=args.max_side, max_images=args.max_images, progress=not args.no_progress)
+    table = write_table(path, out_dir)
+    plot_niqe_vs_mean_y(path, out_dir / "niqe_vs_mean_y.png")
+    results = load_scorecard(path)
+    if args.sheet:
+        files = [r["source"] for r in results["records"] if r["method"] == INPUT and not r.get("error")]
+        methods = [m for m in results["methods"] if m != INPUT]
+        if methods and files:
+            sheet = contact_sheet(files[:args.sheet], methods, out_dir / "contact_sheet.png",
+                                  peers_dir=args.peers_dir, device=args.device)
+            print(f"contact sheet: {sheet}", file=sys.stderr)
+    print(table.read_text(encoding="utf-8"))
+    if results["failures"]:
+        print(f"mlsm eval scorecard: {len(results['failures'])} image(s) failed; see {path}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def register(subparsers) -> argparse.ArgumentParser:
-    """Add ``mlsm eval`` and its subcommands ``run``, ``report`` and ``sheet``."""
+    """Add ``mlsm eval`` and its subcommands ``run``, ``report``, ``sheet`` and ``scorecard``."""
     evaluate, commands = add_command_group(
         subparsers, "eval", help="benchmark methods on evaluation sets; tables, plots, zoom grids, contact sheets",
         description="Benchmark enhancement methods on compressed dark evaluation sets (the paper's "
@@ -201,4 +230,27 @@ def register(subparsers) -> argparse.ArgumentParser:
     sheet.add_argument("--zoom-size", type=positive_int, default=96, help="zoom side in pixels (default 96)")
     sheet.add_argument("--threads", type=positive_int, default=None, metavar="N", help="torch CPU threads")
     sheet.set_defaults(func=lambda args: _guarded(_sheet, args))
+
+    card = commands.add_parser(
+        "scorecard", help="no-reference scorecard (NIQE, brightness, blocking, colourfulness) on real photos",
+        description="Score the inputs and each method's outputs on photos without references: NIQE, mean "
+                    "luma Y, block-edge ratio and colourfulness per image (OUT/scorecard.json, resumable), "
+                    "OUT/table.md (means sorted by NIQE) and OUT/niqe_vs_mean_y.png. The set kodak24_q90 "
+                    "(clean Kodak24 at JPEG QF 90, not darkened) also reports PSNR and |mean Y out - in|.")
+    card.add_argument("sets", nargs="+", metavar="SET",
+                      help="[NAME=]PATH[,PATH...] (files, folders, globs) or kodak24_q90[:ROOT]")
+    card.add_argument("--methods", nargs="+", default=[], metavar="NAME",
+                      help="registry names as for 'mlsm eval run' (the input is always scored as 'input')")
+    card.add_argument("--out", required=True, metavar="DIR", help="output folder (resumed if it exists)")
+    card.add_argument("--max-side", type=positive_int, default=None, metavar="N",
+                      help="downscale photos whose longer side exceeds N px before enhancing (default: never)")
+    card.add_argument("--max-images", type=positive_int, default=None, metavar="N", help="only the first N of each set")
+    card.add_argument("--sheet", type=positive_int, default=None, metavar="N",
+                      help="also draw OUT/contact_sheet.png of the first N photos")
+    card.add_argument("--peers-dir", default=None, metavar="DIR",
+                      help="folder of the peers' official weights (default: $MLSM_PEERS_DIR)")
+    card.add_argument("--device", default="cpu", help="torch device for CNN methods (default: cpu)")
+    card.add_argument("--threads", type=positive_int, default=None, metavar="N", help="torch CPU threads")
+    card.add_argument("--no-progress", action="store_true", help="no progress bar")
+    card.set_defaults(func=lambda args: _guarded(_scorecard, args))
     return evaluate
