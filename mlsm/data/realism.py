@@ -175,6 +175,7 @@ def coverage(real: Sequence[ImageStats], synthetic: Sequence[ImageStats],
         values = synthetic_table[name][np.isfinite(synthetic_table[name])]
         real_median = float(np.nanmedian(real_values))
         lo, hi = (float(v) for v in np.percentile(values, (low, high))) if values.size else (np.nan, np.nan)
-        out[name] = {"real_median": real_median, "synthetic_median": float(np.median(values)) if values.size else np.nan,
+        synthetic_median = float(np.median(values)) if values.size else float("nan")
+        out[name] = {"real_median": real_median, "synthetic_median": synthetic_median,
                      "synthetic_low": lo, "synthetic_high": hi, "covered": bool(lo <= real_median <= hi)}
     return out
