@@ -58,6 +58,10 @@ __all__ = [
     "find_named_pairs",
     "find_pairs",
     "random_paired_crop",
+    "parse_pairs_spec",
+    "collect_pairs",
+    "holdout_names",
+    "read_name_list",
     "safe_name",
     "PairedFolder",
     "UnpairedFolder",
@@ -328,13 +332,15 @@ def safe_name(name: str) -> str:
 
 # ----------------------------------------------------------------------------- data sets
 
-def random_paired_crop(images: Sequence[np.ndarray], crop_size: int,
-                       rng: np.random.Generator) -> list[np.ndarray]:
-    """The same random ``crop_size`` square crop and horizontal / vertical flips of each image."""
+def random_paired_crop(images: Sequence[np.ndarray], crop_size: int, rng: np.random.Generator,
+                       rot90: bool = False) -> list[np.ndarray]:
+    """The same random ``crop_size`` square crop and horizontal / vertical flips of each image,
+    and with ``rot90`` the same random multiple of 90 degrees (drawn after the flips)."""
     height, width = images[0].shape[:2]
     top = int(rng.integers(0, height - crop_size + 1))
     left = int(rng.integers(0, width - crop_size + 1))
     flip_h, flip_v = rng.random() < 0.5, rng.random() < 0.5
+    turns = int(rng.integers(0, 4)) if rot90 else 0
     out = []
     for image in images:
         crop = image[top:top + crop_size, left:left + crop_size]
@@ -342,8 +348,68 @@ def random_paired_crop(images: Sequence[np.ndarray], crop_size: int,
             crop = crop[:, ::-1]
         if flip_v:
             crop = crop[::-1]
+        if turns:
+            crop = np.rot90(crop, turns)
         out.append(np.ascontiguousarray(crop))
     return out
+
+
+def parse_pairs_spec(spec: str | Path) -> tuple[Path, str]:
+    """``"ROOT"`` or ``"ROOT:LAYOUT"`` (layout one of :data:`LAYOUTS` or ``auto``) -> (root, layout)."""
+    text = str(spec)
+    root, sep, layout = text.rpartition(":")
+    if sep and layout in (*LAYOUTS, "auto"):
+        return Path(root), layout
+    return Path(text), "auto"
+
+
+def collect_pairs(specs: Sequence[str | Path], exclude: Sequence[str] = (), *,
+                  sice_pick: str = "darkest") -> list[ImagePair]:
+    """The pairs of several roots (``"ROOT"`` or ``"ROOT:LAYOUT"``), minus the names in ``exclude``.
+
+    ``exclude`` holds pair names as :func:`find_named_pairs` gives them (LOL: the file stem,
+    e.g. ``"648"``) and applies to every root. Names repeated across roots are prefixed with
+    the root's folder name (``our485_2``) so that every name stays unique.
+    """
+    excluded = set(map(str, exclude))
+    per_root = []
+    for spec in specs:
+        root, layout = parse_pairs_spec(spec)
+        per_root.append((root, [p for p in find_named_pairs(root, layout, sice_pick=sice_pick)
+                                if p.name not in excluded]))
+    counts: dict[str, int] = defaultdict(int)
+    for _, pairs in per_root:
+        for pair in pairs:
+            counts[pair.name] += 1
+    out = [ImagePair(p.low, p.high, safe_name(f"{root.name}_{p.name}") if counts[p.name] > 1 else p.name)
+           for root, pairs in per_root for p in pairs]
+    if len({p.name for p in out}) != len(out):
+        raise DatasetError(f"pair names of {', '.join(map(str, specs))} are not unique")
+    if not out:
+        raise DatasetError(f"no image pairs left under {', '.join(map(str, specs))} after excluding "
+                           f"{sorted(excluded)}")
+    return out
+
+
+def holdout_names(pairs: Sequence[ImagePair], count: int, seed: int, exclude: Sequence[str] = ()) -> list[str]:
+    """``count`` pair names drawn without replacement by ``numpy.random.default_rng(seed)`` from
+    the names of ``pairs`` (natural order, ``exclude`` removed first), returned in natural order.
+
+    ``configs/splits/lol_our485_val.txt`` is ``holdout_names(find_named_pairs("lol/our485"),
+    35, seed=485, exclude=["648"])``.
+    """
+    names = sorted((p.name for p in pairs if p.name not in set(exclude)), key=_natural_key)
+    if not 0 < count <= len(names):
+        raise ValueError(f"cannot hold out {count} of {len(names)} pairs")
+    chosen = np.random.default_rng(seed).choice(len(names), size=count, replace=False)
+    return sorted((names[i] for i in chosen), key=_natural_key)
+
+
+def read_name_list(path: str | Path) -> list[str]:
+    """Pair names of a split file: one per line; blank lines and ``#`` comments are skipped."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    names = [line.split("#", 1)[0].strip() for line in lines]
+    return [name for name in names if name]
 
 
 def _to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -372,38 +438,58 @@ def _check_quality(quality) -> None:
 
 
 class PairedFolder(Dataset):
-    """Real (dark, normal-light) pairs from a folder, the dark image JPEG-compressed at ``quality``.
+    """Real (dark, normal-light) pairs from folders, the dark image JPEG-compressed at ``quality``.
 
     Items: ``{"low": (3, H, W), "high": (3, H, W)}`` float32 tensors in [0, 1] and ``"name"``.
+    With a ``crop_size`` the item is the same random square crop of both images with random
+    flips (and 90-degree turns with ``rot90``), and the dark crop is then JPEG-compressed with
+    its 8x8 grid at the crop's top-left corner, as :mod:`mlsm.data.synthetic` does; without
+    one the whole dark image is compressed (the paper's setting, IV-B; grid of the full photo).
+
+    Follows the training loop's :class:`~mlsm.train.loop.SeededDataset` protocol:
+    ``get_item(index, rng)`` draws every crop, flip, turn and QF from ``rng``;
+    ``dataset[index]`` is ``get_item(index, numpy.random.default_rng([seed, index]))``.
 
     Args:
-        root, layout, sice_pick: passed to :func:`find_named_pairs`.
-        quality: ``None`` keeps the dark file as it is; an int JPEG-compresses the whole dark
-            image at that QF (the paper's setting, IV-B) before any crop, so the 8x8 grid is
-            that of the full photo; a ``(low, high)`` range draws the QF per item.
-        crop_size: ``None`` returns full images (the batch size must then be 1 unless all
-            pairs share a size); else a random square crop plus random flips.
-        seed: crops, flips and QFs are drawn from ``numpy.random.default_rng([seed, index])``,
-            so an index always gives the same item.
+        root: a data-set root read by :func:`find_named_pairs` with ``layout`` and ``sice_pick``,
+            or a list of :class:`ImagePair` (e.g. from :func:`collect_pairs`).
+        quality: ``None`` keeps the dark pixels as stored; an int compresses at that QF; a
+            ``(low, high)`` range draws the QF per item.
+        crop_size: ``None`` returns whole images (the batch size must then be 1 unless all
+            pairs share a size).
+        seed: seed of ``dataset[index]``.
         length: items per epoch (default: one per pair); item ``i`` is pair ``i % len(pairs)``,
             so a longer epoch gives each pair several different crops.
         subsampling: JPEG chroma subsampling, "4:2:0" (camera default) or "4:4:4".
         max_pixels: passed to :func:`mlsm.io.read_image`.
+        exclude: pair names left out (e.g. LOL's shifted pair ``"648"``, a validation split).
+        rot90: also turn crops by a random multiple of 90 degrees.
+        cache: decode every pair once, now, and keep it in memory as 8-bit pixels (exact for
+            8-bit files; ~0.7 GB for LOL's 485 pairs instead of 2.8 GB as float32).
     """
 
-    def __init__(self, root: str | Path, layout: str = "auto", *, quality: int | tuple[int, int] | None = None,
-                 crop_size: int | None = None, seed: int = 0, length: int | None = None,
-                 subsampling: str = "4:2:0", sice_pick: str = "darkest", max_pixels: int | None = None):
+    def __init__(self, root: str | Path | Sequence[ImagePair], layout: str = "auto", *,
+                 quality: int | tuple[int, int] | None = None, crop_size: int | None = None, seed: int = 0,
+                 length: int | None = None, subsampling: str = "4:2:0", sice_pick: str = "darkest",
+                 max_pixels: int | None = None, exclude: Sequence[str] = (), rot90: bool = False,
+                 cache: bool = False):
         _check_quality(quality)
         if crop_size is not None and crop_size < 1:
             raise ValueError(f"crop_size must be positive, got {crop_size}")
-        self.pairs = find_named_pairs(root, layout, sice_pick=sice_pick)
+        pairs = list(root) if isinstance(root, (list, tuple)) else find_named_pairs(root, layout, sice_pick=sice_pick)
+        self.pairs = [p for p in pairs if p.name not in set(exclude)]
+        if not self.pairs:
+            raise DatasetError("no image pairs left after excluding " + ", ".join(sorted(exclude)))
         self.quality = quality
         self.crop_size = crop_size
         self.seed = seed
         self.length = len(self.pairs) if length is None else int(length)
         self.subsampling = subsampling
         self.max_pixels = max_pixels
+        self.rot90 = rot90
+        self._cache: list[tuple[np.ndarray, np.ndarray]] | None = None
+        if cache:
+            self._cache = [tuple(_to_uint8(image) for image in self.load(pair)) for pair in self.pairs]
 
     def __len__(self) -> int:
         return self.length
@@ -417,21 +503,39 @@ class PairedFolder(Dataset):
                                f"{pair.high} is {high.shape[1]}x{high.shape[0]}")
         return low, high
 
-    def __getitem__(self, index: int) -> dict:
-        if not 0 <= index < self.length:
-            raise IndexError(f"index {index} out of range for {self.length} items")
-        pair = self.pairs[index % len(self.pairs)]
-        rng = np.random.default_rng([self.seed, int(index)])
-        low, high = self.load(pair)
-        quality = _draw_quality(self.quality, rng)
-        if quality is not None:
-            low = compress(low, quality, self.subsampling)[0]
+    def get_item(self, index: int, rng: np.random.Generator) -> dict:
+        """Pair ``index % len(pairs)``, cropped, turned and compressed with draws from ``rng``."""
+        position = int(index) % len(self.pairs)
+        pair = self.pairs[position]
+        if self._cache is not None:
+            low, high = self._cache[position]
+        else:
+            low, high = self.load(pair)
         if self.crop_size is not None:
             if min(low.shape[:2]) < self.crop_size:
                 raise DatasetError(f"{pair.low} ({low.shape[1]}x{low.shape[0]}) is smaller than "
                                    f"crop_size {self.crop_size}")
-            low, high = random_paired_crop([low, high], self.crop_size, rng)
+            low, high = random_paired_crop([low, high], self.crop_size, rng, rot90=self.rot90)
+        low, high = _to_float(low), _to_float(high)
+        quality = _draw_quality(self.quality, rng)
+        if quality is not None:
+            low = compress(low, quality, self.subsampling)[0]
         return {"low": _to_tensor(low), "high": _to_tensor(high), "name": pair.name}
+
+    def __getitem__(self, index: int) -> dict:
+        if not 0 <= index < self.length:
+            raise IndexError(f"index {index} out of range for {self.length} items")
+        return self.get_item(index, np.random.default_rng([self.seed, int(index)]))
+
+
+def _to_uint8(image: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
+
+
+def _to_float(image: np.ndarray) -> np.ndarray:
+    if image.dtype == np.uint8:
+        return image.astype(np.float32) / np.float32(255)
+    return image
 
 
 class UnpairedFolder(Dataset):

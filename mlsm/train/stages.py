@@ -18,7 +18,6 @@ attribute of the stage, called through that attribute so DDP can average gradien
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -229,18 +228,31 @@ class DirectStage(_EnhancementValidation, _AdversarialMixin):
 
 
 def _validate_enhancement(model: nn.Module, validation: list[dict]) -> dict[str, float]:
-    """PSNR of the enhanced validation images and of the untouched input (identity)."""
+    """PSNR of the enhanced validation images and of the untouched input (identity), per set.
+
+    Items of the synthetic set (``"set"`` missing or ``"synthetic"``) give ``val_psnr`` and
+    ``val_identity_psnr``; those of any other set ``S`` give ``val_S_psnr`` and
+    ``val_S_identity_psnr`` (``val_real_psnr`` for the real pairs).
+    """
     if not validation:
         return {}
     was_training = model.training
     model.eval()
-    enhanced = [psnr_batch(model(item["low"][None])["image"], item["high"][None]) for item in validation]
-    identity = [psnr_batch(item["low"][None], item["high"][None]) for item in validation]
+    groups: dict[str, tuple[list[float], list[float]]] = {}
+    for item in validation:
+        name = item.get("set", "synthetic")
+        enhanced, identity = groups.setdefault(name, ([], []))
+        enhanced.append(psnr_batch(model(item["low"][None])["image"], item["high"][None]))
+        identity.append(psnr_batch(item["low"][None], item["high"][None]))
     model.train(was_training)
     if isinstance(model, Enhancer):  # frozen VAEs stay in eval mode
         model.vae_c.eval(), model.vae_n.eval()
-    mean = lambda values: sum(values) / len(values) if values else math.nan  # noqa: E731
-    return {"val_psnr": mean(enhanced), "val_identity_psnr": mean(identity)}
+    values = {}
+    for name, (enhanced, identity) in groups.items():
+        prefix = "val" if name == "synthetic" else f"val_{name}"
+        values[f"{prefix}_psnr"] = sum(enhanced) / len(enhanced)
+        values[f"{prefix}_identity_psnr"] = sum(identity) / len(identity)
+    return values
 
 
 def _samples(model: nn.Module, validation: list[dict], count: int = 4) -> dict[str, torch.Tensor]:

@@ -1,4 +1,5 @@
 """The paper's two training stages and the direct ablation, on tiny models and data."""
+import dataclasses
 import json
 from pathlib import Path
 
@@ -120,7 +121,7 @@ def _smoke_experiment(tmp_path, steps):
     experiment.data.validation_images = 3
     experiment.data.validation_crop = 64
     experiment.data.crop_size = 32
-    experiment.data.exposure = (0.1, 0.2)
+    experiment.data.degradation = dataclasses.replace(experiment.data.degradation, exposure=(0.1, 0.2))
     experiment.train.steps = steps
     experiment.train.batch_size = 8
     experiment.train.lr = 2e-3
