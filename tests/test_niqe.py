@@ -24,8 +24,9 @@ def baboon() -> np.ndarray:
 
 @needs_baboon
 def test_baboon_matches_matlab(baboon):
-    """MATLAB R2021a gives 5.72957338 for this image, crop border 0."""
-    assert niqe(baboon) == pytest.approx(5.7296, abs=1e-3)
+    """MATLAB R2021a gives 5.72957338 for this image, crop border 0 (issue bar: 1e-3; we are
+    within 1e-5 because the MSCN coefficients are computed in float32 like the references)."""
+    assert niqe(baboon) == pytest.approx(5.72957338, abs=1e-5)
     assert niqe(baboon * 255.0, data_range=255.0) == pytest.approx(niqe(baboon), abs=1e-12)
 
 
