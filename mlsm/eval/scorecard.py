@@ -22,8 +22,8 @@ counts the photos within :data:`NO_HARM_SHIFT` (0.1).
 
 Other set specs: ``[NAME=]PATH[,PATH...]`` with files, folders or glob patterns (the name
 defaults to the first folder's name). Resume: a (set, method, image) with a record is not
-recomputed unless the record failed, the weights of an mlsm method changed, or ``max_side``
-differs. Methods are built once with :mod:`mlsm.eval.runner`'s cache (a method that cannot
+recomputed unless the record failed, the weights of an mlsm method changed, ``max_side``
+differs or the measures changed since (:data:`MEASURES_VERSION`). Methods are built once with :mod:`mlsm.eval.runner`'s cache (a method that cannot
 be built is skipped and listed); pipelines share their common first steps as in the runner.
 An unreadable image gets an error record for every method, one line on stderr, and the batch
 goes on.
@@ -56,6 +56,7 @@ INPUT = "input"
 KODAK_SET = "kodak24_q90"
 KODAK_QUALITY = 90
 NO_HARM_SHIFT = 0.1
+MEASURES_VERSION = 2  # bump when a measure's computation changes: cached records are then recomputed
 SCORE_KEYS = ("niqe", "mean_y", "block_edge_ratio", "colourfulness")
 REFERENCE_KEYS = ("psnr", "mean_y_shift")
 SHARED_KODAK = Path(__file__).resolve().parents[3] / "shared" / "data" / "photos" / "kodak24"
@@ -187,7 +188,7 @@ def run_scorecard(methods: Sequence[str], sets: Sequence[str], out_dir: str | Pa
 
     def is_done(record: Mapping | None, method: str) -> bool:
         return bool(record) and not record.get("error") and record.get("max_side") == max_side \
-            and record.get("weights") == fingerprints[method]
+            and record.get("weights") == fingerprints[method] and record.get("measures") == MEASURES_VERSION
 
     done = {(s.name, m): read_cell(_cell_file(out_dir, s.name, m)) for s in plan for m in methods}
     total = sum(len(s.files) for s in plan) * len(methods)
@@ -200,7 +201,8 @@ def run_scorecard(methods: Sequence[str], sets: Sequence[str], out_dir: str | Pa
                 todo = [m for m in methods if not is_done(done[(source.name, m)].get(path.name), m)]
                 if not todo:
                     continue
-                base = {"set": source.name, "image": path.name, "source": str(path), "max_side": max_side}
+                base = {"set": source.name, "image": path.name, "source": str(path), "max_side": max_side,
+                        "measures": MEASURES_VERSION}
                 try:
                     low, reference = source.load(path)
                     low = _downscale(low, max_side)

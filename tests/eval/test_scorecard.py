@@ -65,6 +65,16 @@ def test_scorecard_writes_json_table_and_figure(photos, tmp_path, capsys):
                  "--no-progress"]) == 0
     assert cell.read_text(encoding="utf-8") == before
 
+    # a record made by older measures is recomputed
+    lines = before.splitlines()
+    stale = json.loads(lines[0])
+    stale["measures"] = 1
+    cell.write_text("\n".join([json.dumps(stale), *lines[1:]]) + "\n", encoding="utf-8")
+    assert main(["eval", "scorecard", f"dark={photos}", "--methods", "gamma", "--out", str(out),
+                 "--no-progress"]) == 0
+    records = [json.loads(line) for line in cell.read_text(encoding="utf-8").splitlines()]
+    assert len(records) == 3 and records[-1]["image"] == stale["image"] and records[-1]["measures"] == 2
+
 
 def test_bad_image_is_reported_and_the_batch_goes_on(photos, tmp_path, capsys):
     (photos / "broken.jpg").write_bytes(b"not a jpeg at all")
