@@ -36,8 +36,10 @@ def photos(tmp_path) -> Path:
 
 def test_scorecard_writes_json_table_and_figure(photos, tmp_path, capsys):
     out = tmp_path / "card"
-    code = main(["eval", "scorecard", f"dark={photos}", "--methods", "gamma", "--out", str(out), "--no-progress"])
+    code = main(["eval", "scorecard", f"dark={photos}", "--methods", "gamma", "--out", str(out), "--no-progress",
+                 "--sheet", "1"])
     assert code == 0
+    assert (out / "contact_sheet.png").stat().st_size > 1000
     results = load_scorecard(out)
     assert results["methods"] == [INPUT, "gamma"]
     assert len(results["records"]) == 4 and not results["failures"]
