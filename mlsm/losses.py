@@ -9,7 +9,7 @@ and the latent mapping networks with (eq. 18)::
     L_M = sum_i ||l~_n^i - l_n^i||_1 + L_PL(n~, n) + L_LSGAN(n~)
 
 This module provides each term; the training code weights and sums them with
-:class:`LossWeights` (the paper gives no weights, see there).
+:class:`mlsm.train.stages.LossConfig` (the paper gives no weights).
 
 * :func:`l1_loss` - least absolute deviations, mean over elements;
 * :func:`kl_divergence` - KL(N(mean, exp(logvar)) || N(0, 1)), mean over elements;
@@ -17,7 +17,11 @@ This module provides each term; the training code weights and sums them with
   (Mao et al., "Least Squares Generative Adversarial Networks", ICCV 2017; paper's [45]);
 * :class:`PerceptualLoss` - feature-space L1 (Johnson et al., "Perceptual Losses for
   Real-Time Style Transfer and Super-Resolution", ECCV 2016; paper's [44]) on a frozen
-  pretrained backbone: ``"vgg19"``, ``"efficientnet_lite0"`` or ``"none"``.
+  pretrained backbone: ``"vgg19"``, ``"efficientnet_lite0"`` or ``"none"``;
+* texture terms that need no pretrained network (not in the paper; they push against the
+  blur an L1-trained decoder settles on): :func:`gradient_loss` (L1 of image gradients),
+  :func:`frequency_loss` (L1 of FFT amplitudes, optionally focal) and :func:`ms_ssim_loss`
+  (1 - MS-SSIM, Wang, Simoncelli & Bovik 2003).
 
 All image inputs are (N, 3, H, W) float tensors in [0, 1].
 """
@@ -25,7 +29,6 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Mapping
 
@@ -40,7 +43,10 @@ __all__ = [
     "VGG19Features",
     "EfficientNetLite0Features",
     "PerceptualLoss",
-    "LossWeights",
+    "gradient_loss",
+    "frequency_loss",
+    "ms_ssim",
+    "ms_ssim_loss",
     "VGG19_URL",
 ]
 
@@ -84,7 +90,7 @@ def lsgan_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     """LSGAN generator loss ``mean((D(fake) - 1)^2)`` (Mao et al. 2017, a=0, b=c=1).
 
     No 1/2 factor (Mao et al. write 1/2 E[...]); the overall scale is set by
-    :attr:`LossWeights.gan`. Zero when the discriminator outputs 1 on every fake patch.
+    ``LossConfig.gan``. Zero when the discriminator outputs 1 on every fake patch.
     """
     return (fake_logits - 1.0).square().mean()
 
@@ -96,6 +102,118 @@ def lsgan_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tenso
     averages the two halves. Pass ``fake_logits`` computed on detached fakes.
     """
     return 0.5 * ((real_logits - 1.0).square().mean() + fake_logits.square().mean())
+
+
+# --------------------------------------------------------------------------------------------
+# Texture terms without a pretrained network
+# --------------------------------------------------------------------------------------------
+
+def _check_images(pred: torch.Tensor, target: torch.Tensor) -> None:
+    _check_same_shape("pred", pred, "target", target)
+    if pred.ndim != 4:
+        raise ValueError(f"expected (N, C, H, W) images, got shape {tuple(pred.shape)}")
+
+
+def gradient_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L1 distance of the horizontal and vertical forward differences (image gradients).
+
+    ``mean|dx(pred) - dx(target)| + mean|dy(pred) - dy(target)|``: zero for a constant offset,
+    large for a blurred or blocky prediction of a textured target.
+
+    >>> ramp = torch.linspace(0, 1, 8).repeat(1, 3, 8, 1)
+    >>> round(float(gradient_loss(ramp + 0.1, ramp)), 6)
+    0.0
+    >>> round(float(gradient_loss(torch.zeros_like(ramp), ramp)), 4)  # dx of the ramp is 1/7
+    0.1429
+    """
+    _check_images(pred, target)
+    dx = l1_loss(pred[..., :, 1:] - pred[..., :, :-1], target[..., :, 1:] - target[..., :, :-1])
+    dy = l1_loss(pred[..., 1:, :] - pred[..., :-1, :], target[..., 1:, :] - target[..., :-1, :])
+    return dx + dy
+
+
+def frequency_loss(pred: torch.Tensor, target: torch.Tensor, focal: float = 0.0) -> torch.Tensor:
+    """L1 distance of the amplitude spectra ``|rfft2|`` (orthonormal, per channel).
+
+    With ``focal`` = alpha > 0 each frequency is weighted by ``(|A_p - A_t| / max)^alpha``
+    (detached, max over each image's channel), the focal frequency loss of Jiang et al.,
+    "Focal Frequency Loss for Image Reconstruction and Synthesis", ICCV 2021, applied to the
+    amplitude: frequencies that are hard to synthesise (fine texture) get the weight. The
+    amplitude ignores the phase, so a circular shift costs nothing.
+
+    >>> image = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    >>> float(frequency_loss(torch.roll(image, 3, dims=-1), image)) < 1e-6
+    True
+    """
+    _check_images(pred, target)
+    if focal < 0:
+        raise ValueError(f"focal must be >= 0, got {focal}")
+    difference = (torch.fft.rfft2(pred.float(), norm="ortho").abs()
+                  - torch.fft.rfft2(target.float(), norm="ortho").abs()).abs()
+    if focal == 0:
+        return difference.mean()
+    weight = difference.detach().pow(focal)
+    weight = weight / weight.flatten(2).amax(-1).clamp_min(1e-12)[..., None, None]
+    return (weight * difference).mean()
+
+
+_MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)   # Wang et al. 2003, five scales
+
+
+def _gaussian_kernel(size: int, sigma: float, channels: int, like: torch.Tensor) -> torch.Tensor:
+    coords = torch.arange(size, dtype=like.dtype, device=like.device) - (size - 1) / 2
+    taps = torch.exp(-coords ** 2 / (2 * sigma ** 2))
+    taps = taps / taps.sum()
+    return (taps[:, None] * taps[None, :]).expand(channels, 1, size, size).contiguous()
+
+
+def ms_ssim(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0, window: int = 11,
+            sigma: float = 1.5, weights: tuple[float, ...] = _MS_SSIM_WEIGHTS) -> torch.Tensor:
+    """Multi-scale SSIM (Wang, Simoncelli & Bovik, Asilomar 2003), mean over the batch.
+
+    Per scale: SSIM's contrast-structure term ``cs`` on a Gaussian ``window`` (sigma 1.5,
+    "valid" filtering, K1 0.01, K2 0.03), then a 2x2 average pooling; the last scale uses the
+    full SSIM. ``MS-SSIM = prod_j max(cs_j, 1e-6)^w_j`` (torchmetrics' ``normalize="relu"``,
+    kept off 0 so that the power's gradient stays finite). Crops too small for all of ``weights`` (side < window
+    x 2^(scales-1)) use the first scales that fit, their weights renormalised to sum 1.
+
+    >>> image = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    >>> round(float(ms_ssim(image, image)), 6)
+    1.0
+    """
+    _check_images(pred, target)
+    if data_range <= 0:
+        raise ValueError(f"data_range must be > 0, got {data_range}")
+    side = min(pred.shape[-2:])
+    scales = 0
+    while scales < len(weights) and side // 2 ** scales >= window:
+        scales += 1
+    if scales == 0:
+        raise ValueError(f"ms_ssim needs images of at least {window} px, got {tuple(pred.shape[-2:])}")
+    used = torch.tensor(weights[:scales], dtype=pred.dtype, device=pred.device)
+    used = used / used.sum()
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    kernel = _gaussian_kernel(window, sigma, pred.shape[1], pred)
+    values = []
+    for scale in range(scales):
+        if scale:
+            pred, target = torch.nn.functional.avg_pool2d(pred, 2), torch.nn.functional.avg_pool2d(target, 2)
+        blur = lambda x: torch.nn.functional.conv2d(x, kernel, groups=pred.shape[1])  # noqa: E731
+        mean_p, mean_t = blur(pred), blur(target)
+        var_p = blur(pred * pred) - mean_p ** 2
+        var_t = blur(target * target) - mean_t ** 2
+        covariance = blur(pred * target) - mean_p * mean_t
+        cs = (2 * covariance + c2) / (var_p + var_t + c2)
+        if scale == scales - 1:
+            cs = cs * (2 * mean_p * mean_t + c1) / (mean_p ** 2 + mean_t ** 2 + c1)
+        values.append(cs.flatten(1).mean(1).clamp_min(1e-6))
+    stacked = torch.stack(values)                                   # (scales, N)
+    return torch.prod(stacked ** used[:, None], dim=0).mean()
+
+
+def ms_ssim_loss(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """``1 - ms_ssim(pred, target)``: 0 for identical images, at most 1."""
+    return 1.0 - ms_ssim(pred, target, data_range)
 
 
 # --------------------------------------------------------------------------------------------
@@ -351,30 +469,3 @@ class PerceptualLoss(nn.Module):
         for name, value in parts.items():
             total = total + self.layer_weights[name] * value
         return total
-
-
-@dataclass
-class LossWeights:
-    """Weights of the terms of eq. 12, 13 and 18 (the paper sums them unweighted).
-
-    * ``l1`` = 1.0 - image reconstruction ``||x_hat - x||_1`` (eq. 12/13);
-    * ``perceptual`` = 0.1 - :class:`PerceptualLoss` (eq. 12, 13, 18);
-    * ``gan`` = 0.01 - :func:`lsgan_generator_loss` (eq. 12, 13, 18);
-    * ``kl`` = 1e-4 - :func:`kl_divergence` per level (eq. 12/13); small because the KL is a
-      per-element mean and a strong prior blurs reconstructions;
-    * ``latent`` = 1.0 - latent L1 ``||l~_n^i - l_n^i||_1`` per level (eq. 18).
-
-    These defaults are our choice, not the paper's; all must be finite and >= 0.
-    """
-
-    l1: float = 1.0
-    perceptual: float = 0.1
-    gan: float = 0.01
-    kl: float = 1e-4
-    latent: float = 1.0
-
-    def __post_init__(self) -> None:
-        for field in fields(self):
-            value = getattr(self, field.name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-                raise ValueError(f"LossWeights.{field.name} must be a finite number >= 0, got {value!r}")

@@ -1,4 +1,4 @@
-"""Tests for mlsm.losses: L1, KL, LSGAN, perceptual backbones and LossWeights."""
+"""Tests for mlsm.losses: L1, KL, LSGAN, perceptual backbones and the texture terms."""
 from __future__ import annotations
 
 import math
@@ -11,13 +11,16 @@ from torch import nn
 
 from mlsm.losses import (
     VGG19_URL,
-    LossWeights,
     PerceptualLoss,
     VGG19Features,
+    frequency_loss,
+    gradient_loss,
     kl_divergence,
     l1_loss,
     lsgan_discriminator_loss,
     lsgan_generator_loss,
+    ms_ssim,
+    ms_ssim_loss,
 )
 
 VGG19_CONV_INDICES = [0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34]
@@ -291,11 +294,57 @@ def test_perceptual_loss_rejects_bad_arguments():
         loss(torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 8, 8))
 
 
-def test_loss_weights_defaults_and_validation():
-    weights = LossWeights()
-    assert (weights.l1, weights.perceptual, weights.gan, weights.kl, weights.latent) == (1.0, 0.1, 0.01, 1e-4, 1.0)
-    assert LossWeights(gan=0.0).gan == 0.0
-    with pytest.raises(ValueError, match="LossWeights.kl"):
-        LossWeights(kl=-1.0)
-    with pytest.raises(ValueError, match="LossWeights.perceptual"):
-        LossWeights(perceptual=float("nan"))
+def _texture(size: int = 64, seed: int = 0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return (_smooth_image(size, seed) * 0.7 + 0.3 * torch.rand(1, 3, size, size, generator=generator)).clamp(0, 1)
+
+
+def _blur(image: torch.Tensor) -> torch.Tensor:
+    return F.avg_pool2d(F.pad(image, (2, 2, 2, 2), mode="replicate"), 5, stride=1)
+
+
+@pytest.mark.parametrize("loss", [gradient_loss, frequency_loss, ms_ssim_loss,
+                                  lambda a, b: frequency_loss(a, b, focal=1.0)])
+def test_texture_terms_are_zero_at_identity_and_punish_blur(loss):
+    target = _texture()
+    assert float(loss(target, target)) == pytest.approx(0.0, abs=1e-6)
+    blurred = _blur(target)
+    value = loss(blurred, target)
+    assert value.ndim == 0 and value > 0
+    pred = blurred.clone().requires_grad_(True)
+    loss(pred, target).backward()
+    assert pred.grad is not None and torch.isfinite(pred.grad).all() and pred.grad.abs().sum() > 0
+
+
+def test_gradient_loss_ignores_offsets_and_sees_edges():
+    target = _texture()
+    assert float(gradient_loss(target + 0.2, target)) < 1e-6
+    assert float(gradient_loss(_blur(target), target)) > 10 * float(gradient_loss(target + 0.01, target) + 1e-4)
+    with pytest.raises(ValueError, match="shape"):
+        gradient_loss(target, target[..., :-1])
+
+
+def test_frequency_loss_is_shift_invariant_and_focal_reweights():
+    target = _texture()
+    assert float(frequency_loss(torch.roll(target, (5, 7), dims=(-2, -1)), target)) < 1e-5
+    plain, focal = frequency_loss(_blur(target), target), frequency_loss(_blur(target), target, focal=1.0)
+    assert 0 < float(focal) < float(plain)          # weights are at most 1
+    with pytest.raises(ValueError, match="focal"):
+        frequency_loss(target, target, focal=-1.0)
+
+
+def test_ms_ssim_matches_torchmetrics():
+    tm = pytest.importorskip("torchmetrics.functional.image", reason="torchmetrics cross-check")
+    target = _texture(176, seed=1).repeat(2, 1, 1, 1)
+    target[1] = _texture(176, seed=2)[0]
+    for pred in (_blur(target), (target + 0.05 * torch.randn_like(target)).clamp(0, 1)):
+        expected = tm.multiscale_structural_similarity_index_measure(pred, target, data_range=1.0)
+        assert float(ms_ssim(pred, target)) == pytest.approx(float(expected), abs=1e-4)
+    # three scales fit 64 px crops: the first three weights, renormalised
+    small = _texture(64)
+    weights = (0.0448, 0.2856, 0.3001)
+    renormalised = ms_ssim(_blur(small), small, weights=tuple(w / sum(weights) for w in weights))
+    assert float(ms_ssim(_blur(small), small)) == pytest.approx(float(renormalised), abs=1e-6)
+    assert float(ms_ssim(_blur(small), small, weights=(1.0,))) != pytest.approx(float(renormalised), abs=1e-3)
+    with pytest.raises(ValueError, match="at least 11 px"):
+        ms_ssim(small[..., :8, :8], small[..., :8, :8])

@@ -88,8 +88,13 @@ def train(stage_name: str, experiment, out_dir: Path, vae_weights: Path | None =
     from mlsm.train.loop import Trainer
     from mlsm.train.stages import DirectStage, MappingStage, VAEStage
 
+    import torch
+
     validation = build_validation(experiment.data)
     dataset = build_training_data(experiment.data, experiment.train.seed)
+    # fresh networks (a VAE, the mappers, the discriminator) start from train.seed, so that two
+    # runs of one config agree whatever ran before in the process
+    torch.manual_seed(experiment.train.seed)
     card = {"stage": stage_name, "config": dump_config(experiment),
             "trained": time.strftime("%Y-%m-%d"), "paper": "Zeng et al., Multiple Latent Space Mapping "
             "for Compressed Dark Image Enhancement"}

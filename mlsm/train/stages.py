@@ -18,13 +18,14 @@ attribute of the stage, called through that attribute so DDP can average gradien
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from mlsm.losses import (PerceptualLoss, kl_divergence, l1_loss, lsgan_discriminator_loss,
-                         lsgan_generator_loss)
+from mlsm.losses import (PerceptualLoss, frequency_loss, gradient_loss, kl_divergence, l1_loss,
+                         lsgan_discriminator_loss, lsgan_generator_loss, ms_ssim_loss)
 from mlsm.models.discriminator import PatchDiscriminator
 from mlsm.models.enhancer import DirectEnhancer, Enhancer
 
@@ -43,6 +44,11 @@ class LossConfig:
         perceptual: weight of the perceptual term; ``perceptual_backbone`` picks the network
             ("none", "efficientnet_lite0" offline, "vgg19" with a weights file).
         gan: weight of the LSGAN generator term; 0 disables the discriminator.
+        gradient, frequency, ms_ssim: weights of the texture terms of :mod:`mlsm.losses` that
+            need no pretrained network (not in the paper): :func:`~mlsm.losses.gradient_loss`,
+            :func:`~mlsm.losses.frequency_loss` (focal exponent ``frequency_focal``, 0 = plain
+            L1 of amplitudes) and :func:`~mlsm.losses.ms_ssim_loss`; on the same images as the
+            perceptual term (VAE_N reconstructions in stage 1, ñ in stage 2, the direct output).
     """
 
     l1: float = 1.0
@@ -54,6 +60,22 @@ class LossConfig:
     perceptual_weights: str | None = None
     gan: float = 0.0
     discriminator_width: int = 32
+    gradient: float = 0.0
+    frequency: float = 0.0
+    frequency_focal: float = 0.0
+    ms_ssim: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("l1", "kl", "latent", "image_l1", "perceptual", "gan", "gradient", "frequency",
+                     "frequency_focal", "ms_ssim"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"loss.{name} must be a finite number >= 0, got {value!r}")
+
+    @property
+    def texture(self) -> bool:
+        """Whether any texture term is on."""
+        return self.gradient > 0 or self.frequency > 0 or self.ms_ssim > 0
 
 
 def psnr_batch(prediction: torch.Tensor, target: torch.Tensor) -> float:
@@ -76,6 +98,13 @@ class _AdversarialMixin:
 
     def _image_terms(self, fake: torch.Tensor, real: torch.Tensor, prefix: str) -> dict[str, torch.Tensor]:
         terms = {}
+        losses = self.losses
+        if losses.gradient > 0:
+            terms[f"{prefix}gradient"] = losses.gradient * gradient_loss(fake, real)
+        if losses.frequency > 0:
+            terms[f"{prefix}frequency"] = losses.frequency * frequency_loss(fake, real, losses.frequency_focal)
+        if losses.ms_ssim > 0:
+            terms[f"{prefix}ms_ssim"] = losses.ms_ssim * ms_ssim_loss(fake, real)
         if self.perceptual is not None:
             terms[f"{prefix}perceptual"] = self.losses.perceptual * self.perceptual(fake, real)
         if self.discriminator is not None:
@@ -199,7 +228,8 @@ class MappingStage(_EnhancementValidation, _AdversarialMixin):
         first = len(mapped) - self.model.mapped_levels
         terms = {"latent_l1": self.losses.latent * sum(
             l1_loss(m, n) for m, n in zip(mapped[first:], latents_n[first:]))}
-        needs_image = self.losses.image_l1 > 0 or self.perceptual is not None or self.discriminator is not None
+        needs_image = self.losses.image_l1 > 0 or self.losses.texture or self.perceptual is not None \
+            or self.discriminator is not None
         if needs_image:
             enhanced = self.model.vae_n.decode(mapped)
             if self.losses.image_l1 > 0:

@@ -92,6 +92,30 @@ def test_direct_stage_trains_the_single_network():
     assert all(p.grad is not None for p in stage.network.parameters())
 
 
+def _stage(stage_name, losses):
+    if stage_name == "direct":
+        return DirectStage(DirectEnhancer(tiny_model().config), losses)
+    if stage_name == "vae":
+        return VAEStage(tiny_model(), losses)
+    return MappingStage(tiny_model(), losses, tune_decoder=True)
+
+
+@pytest.mark.parametrize("stage_name", ["vae", "map", "direct"])
+def test_texture_terms_enter_the_loss_of_every_stage(stage_name):
+    images = batch()
+    out = _stage(stage_name, LossConfig(gradient=0.5, frequency=0.25, frequency_focal=1.0,
+                                        ms_ssim=0.5)).training_step(images, 0)
+    prefix = "n_" if stage_name == "vae" else ""
+    parts = {f"{prefix}{name}" for name in ("gradient", "frequency", "ms_ssim")}
+    assert parts <= set(out) and all(float(out[name]) > 0 for name in parts)
+    others = sum(float(value) for key, value in out.items() if key != "loss")
+    assert float(out["loss"].detach()) == pytest.approx(others, rel=1e-5)
+    plain = _stage(stage_name, LossConfig()).training_step(images, 0)   # weights 0: no texture term
+    assert not parts & set(plain)
+    with pytest.raises(ValueError, match="loss.ms_ssim"):
+        LossConfig(ms_ssim=-1.0)
+
+
 @pytest.mark.parametrize("name,widths", [("mlsm_small", [16, 32, 64]), ("mlsm_paper", [64, 128, 256])])
 def test_config_files_load_and_match_the_presets(name, widths):
     from mlsm.models.configs import PRESETS
