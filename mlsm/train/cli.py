@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"mlsm train: error: {exc}", file=sys.stderr)
         return 1
-    return 0 if result.finished or result.interrupted else 1
+    stopped = experiment.train.stop_after is not None and result.step >= experiment.train.stop_after
+    return 0 if result.finished or result.interrupted or stopped else 1
 
 
 def train(stage_name: str, experiment, out_dir: Path, vae_weights: Path | None = None, resume: bool = False,
@@ -175,13 +176,32 @@ def _load_init(model, init_weights: Path | None, card: dict, checkpoint_modules:
         card["init_checkpoint"] = str(init_weights)
         return
     metadata, tensors = load_weights(init_weights)
-    if metadata["config"] != model.config:
+    adds_refinement = _adds_output_refinement(metadata["config"], model.config)
+    if metadata["config"] != model.config and not adds_refinement:
         raise ValueError(f"{init_weights}: its model config differs from the experiment's model section")
     # an exposure head is fitted after training (`mlsm train exposure`), never trained here
     tensors, _ = split_exposure_head(tensors)
-    model.load_state_dict(tensors, strict=True)
+    if adds_refinement:  # the new full-resolution refinement starts as identity (VAEConfig.output_refine)
+        missing = model.load_state_dict(tensors, strict=False).missing_keys
+        unexpected = [key for key in missing if ".refine." not in key]
+        if unexpected:
+            raise ValueError(f"{init_weights}: tensors missing for {unexpected[:5]}")
+        card["init_added"] = "vae.output_refine"
+    else:
+        model.load_state_dict(tensors, strict=True)
     card["init_weights"] = str(init_weights)
     card["init_card"] = metadata["card"]
+
+
+def _adds_output_refinement(stored, wanted) -> bool:
+    """True when ``wanted`` is ``stored`` plus an output refinement (``vae.output_refine``
+    0 -> N): weights without it initialise such a network, the refinement as identity."""
+    import dataclasses
+
+    if not dataclasses.is_dataclass(stored) or not hasattr(stored, "vae") or stored.vae.output_refine:
+        return False
+    widened = dataclasses.replace(stored, vae=dataclasses.replace(stored.vae, output_refine=wanted.vae.output_refine))
+    return wanted.vae.output_refine > 0 and widened == wanted
 
 
 def _load_vaes(model, vae_weights: Path, card: dict) -> None:
