@@ -147,14 +147,29 @@ def fit_exposure(experiment, weights: Path, out_dir: Path) -> Path:
 
         torch.set_num_threads(experiment.train.num_threads)
     photos = load_photos([Path(p) for p in experiment.data.photos])
-    head, fit = fit_exposure_head(photos, experiment.data.ranges(), experiment.exposure, experiment.train.seed)
+    pairs = _exposure_pairs(experiment.data) if experiment.exposure.pair_draws else []
+    head, fit = fit_exposure_head(photos, experiment.data.ranges(), experiment.exposure, experiment.train.seed,
+                                  pairs=pairs)
     fit["photos_from"] = list(experiment.data.photos)
+    fit["pairs_from"] = list(experiment.data.pairs)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = attach_exposure_head(weights, head, out_dir / "model.safetensors", fit)
     write_text_atomic(out_dir / "exposure_fit.json", json.dumps(fit, indent=2) + "\n")
     print(f"exposure head: {fit['samples']} samples, train RMSE of the log mean {fit['train_rmse_log_mean']}"
           f" -> {path}")
     return path
+
+
+def _exposure_pairs(data) -> list:
+    """Whole (low, high) images of the training pairs (``data.pairs`` minus the excluded and
+    validation names) for the exposure fit: the head is a whole-image statistic."""
+    from mlsm.data.folders import collect_pairs
+    from mlsm.io import read_image
+
+    if not data.pairs:
+        return []
+    pairs = collect_pairs(data.pairs, [*data.pairs_exclude, *data.held_out_names()])
+    return [(read_image(pair.low)[0], read_image(pair.high)[0]) for pair in pairs]
 
 
 def _load_init(model, init_weights: Path | None, card: dict, checkpoint_modules: dict) -> None:

@@ -244,3 +244,30 @@ def test_v2_fit_with_pairs_and_unchanged_photos_keeps_well_exposed_brightness():
         ExposureOptions(unchanged_draws=3)
     with pytest.raises(ValueError, match="log_mean_knots"):
         ExposureHead(log_mean_knots=[math.nan])
+
+
+def test_train_exposure_cli_fits_on_real_pairs_minus_held_out_names(tiny_weights, tmp_path, capsys):
+    """data.pairs join the fit (whole images), the validation names and 648 stay out."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(3):
+        write_image(photos / f"{i}.png", scene(i, 48))
+    lol = tmp_path / "lol"
+    for part in ("low", "high"):
+        (lol / part).mkdir(parents=True)
+    for i in range(5):
+        clean = scene(10 + i, 48)
+        write_image(lol / "high" / f"{i}.png", clean)
+        write_image(lol / "low" / f"{i}.png", (clean * 0.1).astype(np.float32))
+    split = tmp_path / "val.txt"
+    split.write_text("# held out\n3\n")
+    out = tmp_path / "run"
+    args = ["train", "exposure", "--init", tiny_weights, "--out", str(out),
+            "--set", f"data.photos=[{photos}]", "--set", f"data.pairs=[{lol}:lol]", "--set", "data.pairs_fraction=0.5",
+            "--set", f"data.pairs_validation_list={split}", "--set", "data.pairs_exclude=[\"4\"]",
+            "--set", "exposure.draws=2", "--set", "exposure.pair_draws=2", "--set", "exposure.unchanged_draws=1",
+            "--set", "exposure.grid_cells=256"]
+    assert main(args) == 0
+    fit = read_metadata(out / "model.safetensors")["card"]["exposure_head"]
+    assert fit["pairs"] == 3 and fit["samples"] == 3 * 2 + 3 * 1 + 3 * 2
+    assert set(fit["train_rmse_by_group"]) == {"synthetic", "unchanged", "pairs"}
