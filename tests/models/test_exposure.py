@@ -1,6 +1,7 @@
 """The global exposure head: features, calibration, fitting, storage and every backend."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -242,6 +243,10 @@ def test_v2_fit_with_pairs_and_unchanged_photos_keeps_well_exposed_brightness():
     assert abs(float(head(clean)) - target) < 0.35
     with pytest.raises(ValueError, match="unchanged_draws"):
         ExposureOptions(unchanged_draws=3)
+    with pytest.raises(ValueError, match="unchanged_weight"):
+        ExposureOptions(unchanged_weight=0)
+    heavier = fit_exposure_head(photos, ranges, dataclasses.replace(options, unchanged_weight=10.0), pairs=pairs)[1]
+    assert heavier["train_rmse_by_group"]["unchanged"] < fit["train_rmse_by_group"]["unchanged"]
     with pytest.raises(ValueError, match="log_mean_knots"):
         ExposureHead(log_mean_knots=[math.nan])
 
