@@ -41,6 +41,14 @@ ZOO: dict[str, WeightSpec] = {
         description="mlsm_small trained on synthetic dark JPEG pairs from CBSD68 + McMaster "
                     "(exposure x0.03-0.3, QF 60-95); see MODEL_CARD.md",
     ),
+    "mlsm_small.real_v2": WeightSpec(
+        name="mlsm_small.real_v2",
+        file="mlsm_small.real_v2.safetensors",
+        sha256="520a1604af5dc8f7d9ae7b33ba50a522cef54590236dceb691fae091679e1219",
+        description="mlsm_small.synth_dark_jpeg fine-tuned for real dark photos: LOL-v1 pairs + "
+                    "degradation-v2 synthetic pairs, texture terms, output refinement, exposure head v2 "
+                    "(configs/mlsm_small_v2.yaml); see MODEL_CARD.md",
+    ),
 }
 DEFAULT_MODEL = "mlsm_small.synth_dark_jpeg"
 
