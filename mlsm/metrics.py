@@ -269,23 +269,28 @@ def _boundary_indices(length: int, block_size: int) -> np.ndarray:
     return np.arange(block_size - 1, length - 1, block_size)
 
 
-def _blocking_effect_factor_plane(plane: np.ndarray, block_size: int) -> float:
-    """BEF of one (N_V, N_H) plane, Yim & Bovik 2011 eq. 3-8 (see :func:`blocking_effect_factor`)."""
+def _grid_pair_sums(plane: np.ndarray, block_size: int) -> tuple[float, int, float, int]:
+    """Squared differences of adjacent pixel pairs on the B x B grid anchored at (0, 0):
+    (sum over H_B u V_B, N_HB + N_VB, sum over H_B^c u V_B^c, N_HBc + N_VBc), Yim & Bovik eq. 3-5."""
     height, width = plane.shape  # N_V, N_H
     horizontal_sq = (plane[:, 1:] - plane[:, :-1]) ** 2  # (N_V, N_H - 1): pairs (j, j + 1)
     vertical_sq = (plane[1:, :] - plane[:-1, :]) ** 2  # (N_V - 1, N_H): pairs (i, i + 1)
     columns_at_boundary = _boundary_indices(width, block_size)
     rows_at_boundary = _boundary_indices(height, block_size)
-
     boundary_sum = horizontal_sq[:, columns_at_boundary].sum() + vertical_sq[rows_at_boundary, :].sum()
     non_boundary_sum = horizontal_sq.sum() + vertical_sq.sum() - boundary_sum
-
     n_horizontal_boundary = height * columns_at_boundary.size  # N_HB = N_V (N_H / B - 1)
     n_vertical_boundary = width * rows_at_boundary.size  # N_VB = N_H (N_V / B - 1)
     n_horizontal_other = height * (width - 1) - n_horizontal_boundary  # N_HBc
     n_vertical_other = width * (height - 1) - n_vertical_boundary  # N_VBc
-    n_boundary = n_horizontal_boundary + n_vertical_boundary
-    n_other = n_horizontal_other + n_vertical_other
+    return (boundary_sum, n_horizontal_boundary + n_vertical_boundary,
+            non_boundary_sum, n_horizontal_other + n_vertical_other)
+
+
+def _blocking_effect_factor_plane(plane: np.ndarray, block_size: int) -> float:
+    """BEF of one (N_V, N_H) plane, Yim & Bovik 2011 eq. 3-8 (see :func:`blocking_effect_factor`)."""
+    height, width = plane.shape  # N_V, N_H
+    boundary_sum, n_boundary, non_boundary_sum, n_other = _grid_pair_sums(plane, block_size)
     if n_boundary == 0 or n_other == 0:
         return 0.0  # no block boundary (image smaller than two blocks) or nothing to compare with
     boundary_mean = boundary_sum / n_boundary  # D_B
@@ -385,14 +390,7 @@ def block_edge_ratio(image: np.ndarray, block_size: int = 8) -> float:
     if height < 2 * block_size or width < 2 * block_size:
         raise MetricInputError(f"image: block_edge_ratio needs at least {2 * block_size} px per side, "
                                f"got {width}x{height}")
-    horizontal_sq = (plane[:, 1:] - plane[:, :-1]) ** 2
-    vertical_sq = (plane[1:, :] - plane[:-1, :]) ** 2
-    columns = _boundary_indices(width, block_size)
-    rows = _boundary_indices(height, block_size)
-    boundary_sum = horizontal_sq[:, columns].sum() + vertical_sq[rows, :].sum()
-    n_boundary = height * columns.size + width * rows.size
-    other_sum = horizontal_sq.sum() + vertical_sq.sum() - boundary_sum
-    n_other = horizontal_sq.size + vertical_sq.size - n_boundary
+    boundary_sum, n_boundary, other_sum, n_other = _grid_pair_sums(plane, block_size)
     boundary_mean, other_mean = boundary_sum / n_boundary, other_sum / n_other
     if other_mean == 0:
         return math.nan if boundary_mean == 0 else math.inf
