@@ -161,15 +161,11 @@ def fit_exposure(experiment, weights: Path, out_dir: Path) -> Path:
 
 
 def _exposure_pairs(data) -> list:
-    """Whole (low, high) images of the training pairs (``data.pairs`` minus the excluded and
-    validation names) for the exposure fit: the head is a whole-image statistic."""
-    from mlsm.data.folders import collect_pairs
+    """Whole (low, high) images of the training pairs (:meth:`DataConfig.training_pairs`) for
+    the exposure fit: the head is a whole-image statistic."""
     from mlsm.io import read_image
 
-    if not data.pairs:
-        return []
-    pairs = collect_pairs(data.pairs, [*data.pairs_exclude, *data.held_out_names()])
-    return [(read_image(pair.low)[0], read_image(pair.high)[0]) for pair in pairs]
+    return [(read_image(pair.low)[0], read_image(pair.high)[0]) for pair in data.training_pairs()]
 
 
 def _load_init(model, init_weights: Path | None, card: dict, checkpoint_modules: dict) -> None:

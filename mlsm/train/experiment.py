@@ -100,6 +100,10 @@ class DataConfig:
         """Names of ``pairs_validation_list`` (empty when unset)."""
         return read_name_list(self.pairs_validation_list) if self.pairs_validation_list else []
 
+    def training_pairs(self) -> list:
+        """The real pairs trained on: ``pairs`` minus ``pairs_exclude`` and the held-out names."""
+        return collect_pairs(self.pairs, [*self.pairs_exclude, *self.held_out_names()]) if self.pairs else []
+
 
 @dataclass
 class MappingOptions:
@@ -129,8 +133,7 @@ def build_training_data(data: DataConfig, seed: int) -> SyntheticPairs | MixedPa
     synthetic = SyntheticPairs(photos, data.crop_size, data.length, data.ranges(), seed)
     if not data.pairs:
         return synthetic
-    pairs = collect_pairs(data.pairs, [*data.pairs_exclude, *data.held_out_names()])
-    real = PairedFolder(pairs, quality=tuple(data.pairs_quality), crop_size=data.crop_size, seed=seed,
+    real = PairedFolder(data.training_pairs(), quality=tuple(data.pairs_quality), crop_size=data.crop_size, seed=seed,
                         subsampling=data.ranges().subsampling, rot90=True, cache=True)
     return MixedPairs(real, synthetic, data.pairs_fraction, data.length)
 
