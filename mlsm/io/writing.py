@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 from typing import BinaryIO, Iterable
@@ -11,6 +10,7 @@ from typing import BinaryIO, Iterable
 import numpy as np
 from PIL import Image
 
+from mlsm.atomic import default_file_mode, temporary_file
 from mlsm.io.common import _EXIF_HEADER, _WRITE_FORMATS, ImageWriteError, PathLike, _one_line
 from mlsm.io.convert import _as_image_array, _to_uint16, to_uint8
 from mlsm.io.exif import _normalise_exif
@@ -124,12 +124,6 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def _current_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def write_image(
     path: PathLike,
     image: np.ndarray,
@@ -188,17 +182,16 @@ def write_image(
     folder = target.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
+        handle, temp = temporary_file(target)
     except OSError as exc:
         raise ImageWriteError(target, f"cannot write in folder {folder} ({_one_line(exc)})") from exc
 
-    temp = Path(temp_name)
     try:
         with os.fdopen(handle, "wb") as fp:
             _encode_into(fp, pixels, image_format, bit_depth, quality, subsampling, exif, icc)
             fp.flush()
             os.fsync(fp.fileno())
-        mode = (target.stat().st_mode & 0o7777) if target.exists() else 0o666 & ~_current_umask()
+        mode = (target.stat().st_mode & 0o7777) if target.exists() else default_file_mode()
         os.chmod(temp, mode)
         if overwrite:
             os.replace(temp, target)

@@ -176,3 +176,11 @@ def test_bad_write_arguments(tmp_path):
     with pytest.raises(ValueError, match="NaN"):
         write_image(tmp_path / "a.png", np.full((4, 4, 3), np.nan, np.float32))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("length", [241, 250, 255])
+def test_long_output_names_are_written(tmp_path, length):
+    name = "n" * (length - 4) + ".png"
+    written = write_image(tmp_path / name, smooth_rgb(8, 8))
+    assert written.name == name and read_image(written)[0].shape == (8, 8, 3)
+    assert [p.name for p in tmp_path.iterdir()] == [name]
