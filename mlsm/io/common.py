@@ -1,7 +1,9 @@
 """Shared pieces of :mod:`mlsm.io`: path type, limits, extensions, errors, the info record."""
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
@@ -65,6 +67,29 @@ class ImageTooLargeError(ImageReadError):
 
 class ImageWriteError(ImageError):
     """Unwritable folder, existing or protected target, unknown extension, encoder failure."""
+
+
+REGULAR_FILE = "a regular file"
+
+
+def why_not_a_file(path: PathLike) -> str:
+    """Why ``path`` cannot be read as a file, in a few words ("no such file or folder", "a
+    symbolic link loop", "a FIFO, socket or device, not a regular file", ...), or :data:`REGULAR_FILE`."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop"
+        if os.path.islink(path):
+            return f"a broken symbolic link (to {os.readlink(path)})"
+        if exc.errno == errno.EACCES:
+            return "permission denied"
+        return "no such file or folder"
+    if stat.S_ISDIR(mode):
+        return "is a folder, not an image file"
+    if not stat.S_ISREG(mode):
+        return "a FIFO, socket or device, not a regular file"
+    return REGULAR_FILE
 
 
 def _one_line(exc: BaseException) -> str:

@@ -14,7 +14,8 @@ import numpy as np
 from PIL import Image, ImageFile, JpegImagePlugin, TiffImagePlugin, UnidentifiedImageError
 
 from mlsm.io.common import (_ORIENTATION_TAG, _READ_FORMATS, DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV, ImageError,
-                             ImageInfo, ImageReadError, ImageTooLargeError, PathLike, _one_line)
+                             ImageInfo, ImageReadError, ImageTooLargeError, PathLike, REGULAR_FILE, _one_line,
+                             why_not_a_file)
 from mlsm.io.exif import (_apply_orientation, _exif_with_orientation_reset, _icc_if_rgb, _normalise_exif,
                            _orientation_of, _valid_orientation)
 from mlsm.io.jpeg import _jpeg_subsampling, _natural_order_tables, estimate_jpeg_quality
@@ -283,6 +284,9 @@ def read_image(path: PathLike, max_pixels: int | None = None) -> tuple[np.ndarra
         ImageTooLargeError: the header announces more than ``max_pixels`` pixels.
     """
     label = Path(path)
+    reason = why_not_a_file(label)
+    if reason not in (REGULAR_FILE, "permission denied"):  # never block on a FIFO or device
+        raise ImageReadError(label, reason)
     try:
         stream = open(label, "rb")
     except FileNotFoundError as exc:
