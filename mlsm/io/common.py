@@ -112,7 +112,9 @@ class ImageInfo:
     describes RGB data (grey and CMYK profiles are dropped, the pixels being RGB now);
     ``jpeg_quantization`` maps table slot to 64 entries in natural (row-major) order;
     ``jpeg_quality`` is :func:`estimate_jpeg_quality` of those tables; ``progressive``
-    marks a progressive JPEG; ``bit_depth`` is bits per sample (16 for 16-bit PNG/TIFF).
+    marks a progressive JPEG; ``bit_depth`` is bits per sample (16 for 16-bit PNG/TIFF);
+    ``notes`` are one-line remarks on what was tolerated (e.g. corrupt EXIF ignored), which the
+    decoder would otherwise have printed as warnings that name no file.
     """
 
     path: Path
@@ -129,5 +131,6 @@ class ImageInfo:
     progressive: bool = False
     exif: bytes | None = field(default=None, repr=False)
     icc_profile: bytes | None = field(default=None, repr=False)
+    notes: tuple[str, ...] = ()
 
 

@@ -201,6 +201,25 @@ def _has_alpha(im: Image.Image) -> bool:
 
 
 def _decode_stream(stream: BinaryIO, label: PathLike, max_pixels: int | None):
+    """Decode with Pillow's warnings caught: a warning about an image that still decodes (a
+    corrupt EXIF block, say) becomes one of :attr:`ImageInfo.notes` instead of two lines on
+    stderr that name no file; warnings of other kinds are passed on unchanged."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        image, info = _decode(stream, label, max_pixels)
+    notes = []
+    for warning in caught:
+        if issubclass(warning.category, UserWarning) and not issubclass(warning.category, DeprecationWarning):
+            text = " ".join(str(warning.message).split()).rstrip(". ")
+            if text and text not in notes:
+                notes.append(text)
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    info.notes = tuple(f"ignored: {text}" for text in notes)
+    return image, info
+
+
+def _decode(stream: BinaryIO, label: PathLike, max_pixels: int | None):
     limit = _resolve_max_pixels(max_pixels)
     stream.seek(0, os.SEEK_END)
     if stream.tell() == 0:

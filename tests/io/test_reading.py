@@ -1,6 +1,8 @@
 """Tests for mlsm.io.reading: every readable format, decompression bombs, broken inputs."""
 from __future__ import annotations
 
+import struct
+import warnings
 
 import numpy as np
 import pytest
@@ -260,3 +262,25 @@ def test_decode_bytes_errors_name_the_source():
     with pytest.raises(ImageReadError) as caught:
         decode_image_bytes(b"GIF89a-not-really", name="upload.jpg")
     assert str(caught.value).startswith("upload.jpg: ")
+
+
+def test_corrupt_exif_gives_a_note_not_a_warning(tmp_path):
+    fields = Image.Exif()
+    fields[0x010F] = "Camera"
+    exif = bytearray(fields.tobytes())
+    tiff = 6 if exif.startswith(b"Exif\x00\x00") else 0
+    struct.pack_into(">I" if exif[tiff:tiff + 2] == b"MM" else "<I", exif, tiff + 4, 0x7FFF0000)  # IFD0 offset past the end
+    path = tmp_path / "bad_exif.jpg"
+    Image.fromarray(smooth_rgb()).save(path, quality=90, exif=bytes(exif))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        image, info = read_image(path)
+    assert image.shape == (24, 32, 3) and info.orientation == 1
+    assert len(info.notes) == 1 and "EXIF" in info.notes[0] and "\n" not in info.notes[0]
+    assert read_image(_a_clean_jpeg(tmp_path))[1].notes == ()
+
+
+def _a_clean_jpeg(folder):
+    path = folder / "clean.jpg"
+    Image.fromarray(smooth_rgb()).save(path, quality=90)
+    return path
