@@ -7,6 +7,7 @@ project never ships those files. Layout of that folder (as in ``../shared/peers`
     zero-dce/Epoch99.pth      zero-dce-pp/Epoch99.pth     sci/medium.pt
     pairlie/PairLIE.pth       iat/best_Epoch_lol_v1.pth   dncnn3/DnCNN3.mat
     uretinex/{init_low,unfolding,L_adjust}.pth
+    flol/{flolv2_all_111439,flolv2_UHDLL}.pt      zeroig/{LOL,LSRW-Huawei}.pt
 
 All PyTorch files are read with ``weights_only=True``; URetinex-Net's checkpoints also
 pickle an ``argparse.Namespace`` of options, which is allow-listed for that one purpose.
@@ -25,11 +26,13 @@ from torch import nn
 
 from mlsm.baselines.base import Method, TorchMethod
 from mlsm.baselines.dncnn import LumaDeblocker, load_matconvnet_dncnn
+from mlsm.baselines.flol import FLOL, WEIGHTS_KEY as FLOL_WEIGHTS_KEY
 from mlsm.baselines.iat import IAT
 from mlsm.baselines.pairlie import DEFAULT_EXPONENT, PairLIE
 from mlsm.baselines.sci import SCI, inference_state_dict
 from mlsm.baselines.uretinex import DEFAULT_RATIO, UnfoldingOptions, URetinexNet
 from mlsm.baselines.zero_dce import ZeroDCE, ZeroDCEPlusPlus
+from mlsm.baselines.zero_ig import ZeroIG
 
 __all__ = ["PeerSpec", "PEERS", "PEERS_DIR_ENV", "default_peers_dir", "build_peer",
            "load_torch_file", "PeerWeightsError", "build_uretinex"]
@@ -127,6 +130,31 @@ def _build_dncnn3(peers_dir: Path | None, device: str) -> Method:
     return _method("dncnn3", module, device, _LOCAL_TILE)
 
 
+def _flol_state_dict(checkpoint: dict) -> dict:
+    """The released FLOL+ files hold ``{"params": state_dict}``."""
+    if FLOL_WEIGHTS_KEY not in checkpoint:
+        raise PeerWeightsError(f"not a FLOL+ release file: no {FLOL_WEIGHTS_KEY!r} key "
+                               f"(keys: {', '.join(sorted(map(str, checkpoint))[:5])})")
+    return checkpoint[FLOL_WEIGHTS_KEY]
+
+
+# Zero-IG's files store its one shared enhancer block under enhance.conv and three copies.
+_ZERO_IG_SHARED = "enhance.conv."
+_ZERO_IG_COPIES = tuple(f"enhance.blocks.{i}." for i in range(3))
+
+
+def _zero_ig_state_dict(checkpoint: dict) -> dict:
+    """Check that the stored copies of Zero-IG's shared block equal ``enhance.conv``."""
+    for key, value in checkpoint.items():
+        if key.startswith(_ZERO_IG_SHARED):
+            for prefix in _ZERO_IG_COPIES:
+                copy = checkpoint.get(prefix + key[len(_ZERO_IG_SHARED):])
+                if copy is not None and not torch.equal(copy, value):
+                    raise PeerWeightsError(f"Zero-IG file: {prefix}{key[len(_ZERO_IG_SHARED):]} differs "
+                                           f"from {key} (the release shares one block)")
+    return checkpoint
+
+
 _ZERO_DCE_LICENCE = "CC BY-NC 4.0 (academic use)"
 
 PEERS: dict[str, PeerSpec] = {
@@ -162,6 +190,26 @@ PEERS: dict[str, PeerSpec] = {
         "uretinex", "enhancer", "Wu et al., URetinex-Net, CVPR 2022 (ratio 5)", "MIT",
         ("uretinex/init_low.pth", "uretinex/unfolding.pth", "uretinex/L_adjust.pth"),
         functools.partial(build_uretinex, ratio=DEFAULT_RATIO)),
+    "flol": PeerSpec(
+        "flol", "enhancer", "Benito et al., FLOL+, arXiv 2501.09718, 2025 (LOLv2-real weights)", "MIT",
+        ("flol/flolv2_all_111439.pt",),
+        functools.partial(_build_plain, "flol", FLOL, "flol/flolv2_all_111439.pt", _GLOBAL_TILE,
+                          adapt=_flol_state_dict)),
+    "flol_uhd": PeerSpec(
+        "flol_uhd", "enhancer", "Benito et al., FLOL+, arXiv 2501.09718, 2025 (UHD-LL weights)", "MIT",
+        ("flol/flolv2_UHDLL.pt",),
+        functools.partial(_build_plain, "flol_uhd", FLOL, "flol/flolv2_UHDLL.pt", _GLOBAL_TILE,
+                          adapt=_flol_state_dict)),
+    "zero_ig": PeerSpec(
+        "zero_ig", "enhancer", "Shi et al., Zero-IG, CVPR 2024 (LOL weights)", "none stated (research use)",
+        ("zeroig/LOL.pt",),
+        functools.partial(_build_plain, "zero_ig", ZeroIG, "zeroig/LOL.pt", _LOCAL_TILE,
+                          adapt=_zero_ig_state_dict)),
+    "zero_ig_lsrw": PeerSpec(
+        "zero_ig_lsrw", "enhancer", "Shi et al., Zero-IG, CVPR 2024 (LSRW-Huawei weights)",
+        "none stated (research use)", ("zeroig/LSRW-Huawei.pt",),
+        functools.partial(_build_plain, "zero_ig_lsrw", ZeroIG, "zeroig/LSRW-Huawei.pt", _LOCAL_TILE,
+                          adapt=_zero_ig_state_dict)),
     "dncnn3": PeerSpec(
         "dncnn3", "deblocker", "Zhang et al., DnCNN-3, IEEE TIP 2017 (on Y)",
         "none stated (research use)", ("dncnn3/DnCNN3.mat",), _build_dncnn3),
