@@ -36,7 +36,7 @@ The package: ``common`` (limits, extensions, errors, :class:`ImageInfo`), ``read
 globs).
 """
 from mlsm.io.common import (DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, MAX_PIXELS_ENV, ImageError, ImageInfo,
-                            ImageReadError, ImageTooLargeError, ImageWriteError)
+                            ImageReadError, ImageTooLargeError, ImageWriteError, ImageWriteNote)
 from mlsm.io.convert import to_float32, to_uint8
 from mlsm.io.jpeg import encode_jpeg, estimate_jpeg_quality, ijg_quantization_tables
 from mlsm.io.listing import iter_image_files
@@ -48,6 +48,7 @@ __all__ = [
     "ImageReadError",
     "ImageTooLargeError",
     "ImageWriteError",
+    "ImageWriteNote",
     "DEFAULT_MAX_PIXELS",
     "MAX_PIXELS_ENV",
     "IMAGE_EXTENSIONS",

@@ -92,6 +92,15 @@ def why_not_a_file(path: PathLike) -> str:
     return REGULAR_FILE
 
 
+class ImageWriteNote(UserWarning):
+    """The image was written, but some metadata could not be (``str(note) == f"{path}: {what}"``)."""
+
+    def __init__(self, path: PathLike | str, what: str):
+        self.path = path
+        self.what = what
+        super().__init__(f"{path}: {what}")
+
+
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -11,6 +11,11 @@ from mlsm.io.common import _EXIF_HEADER, _ORIENTATION_TAG
 
 # --------------------------------------------------------------------------- EXIF helpers
 
+JPEG_EXIF_LIMIT = 65533
+"""Most bytes of EXIF (``Exif\\0\\0`` header included) one JPEG APP1 segment can hold."""
+
+_EXIF_IFD, _MAKER_NOTE = 0x8769, 0x927C
+
 
 def _normalise_exif(raw: bytes | None) -> bytes | None:
     if not raw:
@@ -88,3 +93,36 @@ def _icc_if_rgb(profile: bytes | None) -> bytes | None:
     return None
 
 
+
+
+def exif_within(exif: bytes, limit: int = JPEG_EXIF_LIMIT) -> tuple[bytes | None, str | None]:
+    """``exif`` cut to at most ``limit`` bytes, and a note saying what was dropped (None if nothing).
+
+    First the maker note and the thumbnail go (re-serialising keeps IFD0, the Exif and GPS
+    IFDs only), then the largest remaining tags one by one (never the orientation); if the
+    block cannot be parsed or still does not fit, all EXIF is dropped.
+    """
+    if len(exif) <= limit:
+        return exif, None
+    size = f"EXIF of {len(exif):,} bytes is over the format's {limit:,}-byte limit"
+    try:
+        fields = Image.Exif()
+        fields.load(exif)
+        fields.get_ifd(_EXIF_IFD).pop(_MAKER_NOTE, None)
+        trimmed = _normalise_exif(fields.tobytes())
+        dropped = 0
+        while trimmed is not None and len(trimmed) > limit:
+            sizes = {tag: len(value) if isinstance(value, (bytes, str)) else 0 for tag, value in fields.items()
+                     if tag not in (_ORIENTATION_TAG, _EXIF_IFD)}
+            if not sizes or max(sizes.values()) == 0:
+                trimmed = None
+                break
+            del fields[max(sizes, key=sizes.get)]
+            dropped += 1
+            trimmed = _normalise_exif(fields.tobytes())
+    except Exception:  # unparseable EXIF
+        trimmed = None
+    if trimmed is None or len(trimmed) > limit:
+        return None, f"{size}: dropped it"
+    extra = f" and the {dropped} largest tag{'s' if dropped > 1 else ''}" if dropped else ""
+    return trimmed, f"{size}: dropped the maker note, the thumbnail{extra} ({len(trimmed):,} bytes kept)"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import struct
+import warnings
 import zlib
 from pathlib import Path
 from typing import BinaryIO, Iterable
@@ -11,9 +12,9 @@ import numpy as np
 from PIL import Image
 
 from mlsm.atomic import default_file_mode, temporary_file
-from mlsm.io.common import _EXIF_HEADER, _WRITE_FORMATS, ImageWriteError, PathLike, _one_line
+from mlsm.io.common import _EXIF_HEADER, _WRITE_FORMATS, ImageWriteError, ImageWriteNote, PathLike, _one_line
 from mlsm.io.convert import _as_image_array, _to_uint16, to_uint8
-from mlsm.io.exif import _normalise_exif
+from mlsm.io.exif import JPEG_EXIF_LIMIT, _normalise_exif, exif_within
 from mlsm.io.jpeg import _check_quality, _check_subsampling
 
 
@@ -142,7 +143,8 @@ def write_image(
     ``.jpg/.jpeg`` use ``quality`` and ``subsampling``; ``.webp`` uses ``quality``;
     ``.png``, ``.tif/.tiff`` may be 16-bit (``bit_depth=16``; 16-bit TIFF carries no EXIF);
     ``.bmp`` carries no metadata. ``exif`` (e.g. :attr:`ImageInfo.exif`) and ``icc_profile``
-    are embedded where the format allows.
+    are embedded where the format allows; EXIF too long for a JPEG segment is trimmed (see
+    :func:`~mlsm.io.exif.exif_within`) with an :class:`ImageWriteNote` warning naming the file.
 
     The file is encoded into a hidden temporary file in the target folder and moved into
     place (``os.link`` when not overwriting, so an existing file is never clobbered, else
@@ -170,6 +172,10 @@ def write_image(
     array = _as_image_array(image)
     pixels = _to_uint16(array) if bit_depth == 16 else to_uint8(array)
     exif = _normalise_exif(exif)
+    if exif is not None and image_format == "JPEG":
+        exif, note = exif_within(exif, JPEG_EXIF_LIMIT)
+        if note:
+            warnings.warn(ImageWriteNote(target, note), stacklevel=2)
     icc = bytes(icc_profile) if icc_profile else None
 
     for item in protected:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import stat
+import warnings
 
 import numpy as np
 import pytest
@@ -184,3 +185,29 @@ def test_long_output_names_are_written(tmp_path, length):
     written = write_image(tmp_path / name, smooth_rgb(8, 8))
     assert written.name == name and read_image(written)[0].shape == (8, 8, 3)
     assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
+def test_exif_too_long_for_jpeg_is_trimmed_with_a_note(tmp_path):
+    fields = Image.Exif()
+    fields[0x010F] = "Camera"
+    fields[0x0112] = 1
+    fields.get_ifd(0x8769)[0x927C] = b"M" * 70_000  # a 70 KB maker note
+    exif = fields.tobytes()
+    assert len(exif) > 65533
+    source = tmp_path / "big_exif.png"
+    Image.fromarray(smooth_rgb()).save(source, exif=exif)
+    image, info = read_image(source)
+    with pytest.warns(mio.ImageWriteNote, match="maker note") as notes:
+        written = write_image(tmp_path / "out.jpg", image, exif=info.exif)
+    assert str(notes[0].message).startswith(f"{tmp_path / 'out.jpg'}: ")
+    with Image.open(written) as im:
+        assert im.getexif()[0x010F] == "Camera"
+    # a PNG holds it all, with no note
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        write_image(tmp_path / "out.png", image, exif=info.exif)
+    # EXIF that cannot be parsed and is too long is dropped whole
+    with pytest.warns(mio.ImageWriteNote, match="dropped it"):
+        write_image(tmp_path / "junk.jpg", image, exif=b"Exif\x00\x00" + b"\x01" * 70_000)
+    with Image.open(tmp_path / "junk.jpg") as im:
+        assert not im.getexif()
