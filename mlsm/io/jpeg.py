@@ -185,3 +185,57 @@ def encode_jpeg(image_uint8_rgb: np.ndarray, quality: int, subsampling: str = "4
     return buffer.getvalue()
 
 
+
+
+# --------------------------------------------------------------------------- scan limit
+
+MAX_JPEG_SCANS = 500
+"""Most scans :func:`~mlsm.io.read_image` decodes in one JPEG (libjpeg-turbo's suggested
+``TJPARAM_SCANLIMIT``). Real encoders write 1 (baseline) to a few dozen (progressive) scans;
+thousands of empty scans make a small file take minutes to decode (a known attack on the
+progressive mode), so such files are refused before decoding."""
+
+
+def count_jpeg_scans(data: bytes, stop_after: int | None = None) -> int:
+    """Number of scans (SOS markers) in the first image of the JPEG ``data``.
+
+    Walks the marker segments (skipping APPn payloads such as EXIF thumbnails by their length)
+    and each scan's entropy-coded data (where ``FF 00`` is a stuffed byte and ``FF D0``-``D7``
+    are restart markers) up to EOI. Stops counting once more than ``stop_after`` are seen.
+    """
+    size, pos, scans = len(data), 2, 0
+    while pos + 1 < size:
+        if data[pos] != 0xFF:  # garbage between segments: resynchronise
+            pos = data.find(b"\xff", pos)
+            if pos < 0:
+                break
+            continue
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xD9:  # EOI
+            break
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            pos += 2
+            continue
+        if pos + 4 > size:
+            break
+        end = pos + 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+        if marker != 0xDA:
+            pos = end
+            continue
+        scans += 1
+        if stop_after is not None and scans > stop_after:
+            break
+        pos = end
+        while True:  # the scan's entropy-coded data ends at the next real marker
+            pos = data.find(b"\xff", pos)
+            if pos < 0 or pos + 1 >= size:
+                return scans
+            following = data[pos + 1]
+            if following == 0x00 or 0xD0 <= following <= 0xD7 or following == 0xFF:
+                pos += 1
+                continue
+            break
+    return scans

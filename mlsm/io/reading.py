@@ -18,7 +18,7 @@ from mlsm.io.common import (_ORIENTATION_TAG, _READ_FORMATS, DEFAULT_MAX_PIXELS,
                              why_not_a_file)
 from mlsm.io.exif import (_apply_orientation, _exif_with_orientation_reset, _icc_if_rgb, _normalise_exif,
                            _orientation_of, _valid_orientation)
-from mlsm.io.jpeg import _jpeg_subsampling, _natural_order_tables, estimate_jpeg_quality
+from mlsm.io.jpeg import MAX_JPEG_SCANS, _jpeg_subsampling, _natural_order_tables, count_jpeg_scans, estimate_jpeg_quality
 
 
 # --------------------------------------------------------------------------- reading
@@ -219,6 +219,18 @@ def _decode_stream(stream: BinaryIO, label: PathLike, max_pixels: int | None):
     return image, info
 
 
+def _refuse_scan_bombs(stream: BinaryIO, label: PathLike) -> None:
+    """Refuse a JPEG with more than :data:`~mlsm.io.jpeg.MAX_JPEG_SCANS` scans before decoding."""
+    position = stream.tell()
+    stream.seek(0)
+    scans = count_jpeg_scans(stream.read(), stop_after=MAX_JPEG_SCANS)
+    stream.seek(position)
+    if scans > MAX_JPEG_SCANS:
+        raise ImageReadError(
+            label, f"JPEG with more than {MAX_JPEG_SCANS} scans refused (real encoders write a "
+            "few dozen at most; thousands of scans make decoding take minutes)")
+
+
 def _decode(stream: BinaryIO, label: PathLike, max_pixels: int | None):
     limit = _resolve_max_pixels(max_pixels)
     stream.seek(0, os.SEEK_END)
@@ -226,6 +238,8 @@ def _decode(stream: BinaryIO, label: PathLike, max_pixels: int | None):
         raise ImageReadError(label, "file is empty (0 bytes)")
     im = _open_header(stream, label, limit)
     with im:
+        if isinstance(im, JpegImagePlugin.JpegImageFile):
+            _refuse_scan_bombs(stream, label)
         mode = im.mode
         # Pillow's TIFF plugin applies (and deletes) the orientation tag while loading.
         tiff_tags = getattr(im, "tag_v2", None) if isinstance(im, TiffImagePlugin.TiffImageFile) else None

@@ -1,18 +1,23 @@
 """Tests for mlsm.io.jpeg: IJG quantisation tables, quality estimate, JPEG encoding."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image, ImageFile
 
 import mlsm.io as mio
 from mlsm.io import (
+    ImageReadError,
     decode_image_bytes,
     encode_jpeg,
     estimate_jpeg_quality,
     ijg_quantization_tables,
+    read_image,
 )
+from mlsm.io.jpeg import MAX_JPEG_SCANS, count_jpeg_scans
 
 from io_samples import smooth_rgb
 
@@ -61,3 +66,47 @@ def test_encode_jpeg_requires_uint8():
     assert data[:2] == b"\xff\xd8"
     image, info = decode_image_bytes(data, name="mem.jpg")
     assert info.path == Path("mem.jpg") and image.shape == (8, 8, 3)
+
+
+def _progressive_jpeg(extra_scans: int = 0) -> bytes:
+    """A small progressive JPEG; ``extra_scans`` copies of its last scan are added before EOI
+    (each a valid refinement scan to decode, as in the many-scans attack)."""
+    buffer = io.BytesIO()
+    Image.fromarray(smooth_rgb(32, 40)).save(buffer, "JPEG", quality=90, progressive=True)
+    data = buffer.getvalue()
+    eoi, last = data.rfind(b"\xff\xd9"), data.rfind(b"\xff\xda")
+    return data[:eoi] + data[last:eoi] * extra_scans + data[eoi:]
+
+
+def test_count_jpeg_scans():
+    assert count_jpeg_scans(encode_jpeg(smooth_rgb(16, 16), 80)) == 1
+    assert count_jpeg_scans(_progressive_jpeg()) == 10  # libjpeg's default progression
+    assert count_jpeg_scans(_progressive_jpeg(25)) == 35
+    assert count_jpeg_scans(_progressive_jpeg(25), stop_after=12) == 13
+    # an EXIF thumbnail (its own SOS inside APP1) is not counted
+    fields = Image.Exif()
+    fields[0x010F] = "x\xff\xda" * 20
+    buffer = io.BytesIO()
+    Image.fromarray(smooth_rgb()).save(buffer, "JPEG", quality=80, exif=fields.tobytes())
+    assert count_jpeg_scans(buffer.getvalue()) == 1
+
+
+def test_jpeg_with_too_many_scans_is_refused_before_decoding(tmp_path, monkeypatch):
+    bomb = tmp_path / "scans.jpg"
+    bomb.write_bytes(_progressive_jpeg(MAX_JPEG_SCANS))
+
+    def no_decoding(self):
+        raise AssertionError("decoded a refused file")
+
+    monkeypatch.setattr(Image.Image, "load", no_decoding)
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    with pytest.raises(ImageReadError, match=f"more than {MAX_JPEG_SCANS} scans") as caught:
+        read_image(bomb)
+    assert str(caught.value).startswith(f"{bomb}: ")
+    with pytest.raises(ImageReadError, match="scans"):
+        decode_image_bytes(bomb.read_bytes(), name="upload.jpg")
+    monkeypatch.undo()
+    fine = tmp_path / "ok.jpg"
+    fine.write_bytes(_progressive_jpeg(5))
+    image, info = read_image(fine)
+    assert info.progressive and image.shape == (32, 40, 3)
