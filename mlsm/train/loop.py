@@ -104,6 +104,10 @@ _STOP_SYNC_EVERY = 10  # DDP: steps between collective checks of the stop flag
 _SEED_STREAM_STEP = 0x5EED_0004
 
 
+SCHEDULE_OPTIONS = ("steps", "lr", "lr_discriminator", "lr_decay_start", "betas", "weight_decay")
+"""``train.*`` options that shape the learning-rate schedule or the optimiser: fixed for a run."""
+
+
 class TrainingError(RuntimeError):
     """Training cannot go on: non-finite loss, occupied output directory, bad checkpoint."""
 
@@ -309,6 +313,7 @@ class Trainer:
         self.dist_info = dist_info
         self.step = 0
         self.best_value: float | None = None
+        self.force = False  # set by run(force=...)
 
     # -- paths --------------------------------------------------------------------------
     @property
@@ -320,12 +325,15 @@ class Trainer:
         return self.out_dir / FINAL_NAME
 
     # -- public entry point ---------------------------------------------------------------
-    def run(self, resume: bool = False) -> TrainResult:
+    def run(self, resume: bool = False, force: bool = False) -> TrainResult:
         """Train to ``options.steps`` (or ``stop_after``); ``resume`` continues from ``last.pt``.
 
         With ``resume=False`` an existing ``last.pt`` is an error (never silently overwritten);
-        with ``resume=True`` and no checkpoint, training starts at step 0.
+        with ``resume=True`` and no checkpoint, training starts at step 0. Resuming with options
+        that change the learning-rate schedule (:data:`SCHEDULE_OPTIONS`: ``steps``, ``lr``...)
+        is an error unless ``force`` (then a warning): the schedule would jump mid-run.
         """
+        self.force = force
         opts = self.options
         info = self.dist_info or setup_distributed(opts.device)
         self.info = info
@@ -409,7 +417,22 @@ class Trainer:
         for name, module in self.modules.items():
             module.load_state_dict(stored[name])
 
+    def _check_schedule(self, checkpoint: dict) -> None:
+        stored = checkpoint.get("options") or {}
+        now = dump_config(self.options)
+        changed = [f"train.{key} {stored[key]!r} -> {now[key]!r}" for key in SCHEDULE_OPTIONS
+                   if key in stored and stored[key] != now[key]]
+        if not changed:
+            return
+        what = f"{self.checkpoint_path} was saved under another learning-rate schedule ({', '.join(changed)})"
+        if not self.force:
+            raise TrainingError(f"{what}: resuming would change it mid-run; pass --force (run(force=True)) "
+                                "to resume anyway, or start a new run from these weights with --init")
+        if self.info.is_main:
+            logger.warning("%s: resuming anyway (force)", what)
+
     def _load_training_state(self, checkpoint: dict) -> None:
+        self._check_schedule(checkpoint)
         self.g_optimizer.load_state_dict(checkpoint["optimizers"]["generator"])
         self.g_scheduler.load_state_dict(checkpoint["schedulers"]["generator"])
         if self.d_optimizer is not None:

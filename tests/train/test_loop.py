@@ -355,3 +355,16 @@ def test_keep_best_names_a_missing_validation_key(tmp_path):
     stage = ScriptedValidationStage([1.0])
     with pytest.raises(StageError, match="keep_best='psnr'"):
         Trainer(stage, ToyDataset(), toy_options(steps=10, val_every=10, keep_best="psnr"), tmp_path).run()
+
+
+@pytest.mark.parametrize("change", [{"steps": 8}, {"lr": 1e-3}, {"lr_decay_start": 2}])
+def test_resume_refuses_a_changed_schedule_unless_forced(tmp_path, change, caplog):
+    Trainer(ToyStage(), ToyDataset(), toy_options(steps=6, stop_after=3), tmp_path).run()
+    key = next(iter(change))
+    options = toy_options(**{"steps": 6, **change})
+    with pytest.raises(TrainingError, match=f"train.{key} .* -> .*--force"):
+        Trainer(ToyStage(), ToyDataset(), options, tmp_path).run(resume=True)
+    with caplog.at_level("WARNING", logger="mlsm.train.loop"):
+        result = Trainer(ToyStage(), ToyDataset(), options, tmp_path).run(resume=True, force=True)
+    assert result.finished and result.step == options.steps
+    assert any("resuming anyway" in record.getMessage() for record in caplog.records)
