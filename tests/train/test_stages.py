@@ -207,7 +207,7 @@ def test_smoke_training_both_stages_beats_identity(tmp_path):
 
 def test_init_from_weights_loads_every_tensor(tmp_path):
     from mlsm.models.weights import save_weights
-    from mlsm.train.cli import _load_init
+    from mlsm.train.checkpoint import load_init as _load_init
     source = tiny_model()
     save_weights(tmp_path / "m.safetensors", source, "enhancer", source.config, card={"x": 1})
     target, card = tiny_model(), {}
@@ -223,3 +223,20 @@ def test_init_from_weights_loads_every_tensor(tmp_path):
     other = Enhancer(ModelConfig(vae=VAEConfig(widths=[4, 6, 10])))
     with pytest.raises(ValueError, match="config differs"):
         _load_init(other, tmp_path / "m.safetensors", {}, {})
+
+
+def test_two_fresh_runs_with_one_seed_give_bit_identical_weights(tmp_path):
+    """train.seed seeds the fresh networks as well as the data: the same command twice gives
+    the same weights; another seed does not."""
+    from safetensors.torch import load_file
+    weights = {}
+    for name, seed in (("a", 5), ("b", 5), ("c", 6)):
+        (tmp_path / name).mkdir()
+        experiment = _smoke_experiment(tmp_path / name, steps=3)
+        experiment.train.seed, experiment.train.deterministic = seed, True
+        experiment.train.batch_size, experiment.train.val_every = 2, None
+        assert train("vae", experiment, tmp_path / name / "run").finished
+        weights[name] = load_file(tmp_path / name / "run" / "vaes.safetensors")
+    assert weights["a"].keys() == weights["b"].keys()
+    assert all(torch.equal(weights["a"][key], weights["b"][key]) for key in weights["a"])
+    assert not all(torch.equal(weights["a"][key], weights["c"][key]) for key in weights["a"])
