@@ -12,8 +12,13 @@ __all__ = ["__version__", "load_model", "list_models", "enhance", "sample_images
 
 
 def load_model(name_or_path=None, device: str = "cpu", **options):
-    """Load a shipped model by name (see :func:`list_models`) or a ``.safetensors`` path."""
-    from mlsm.models.zoo import DEFAULT_MODEL, load_model as _load
+    """Load a shipped model by name (see :func:`list_models`) or a ``.safetensors`` path.
+
+    ``options``: ``options=`` an :class:`mlsm.inference.InferenceOptions`, or its fields
+    (``tile``, ``overlap``, ``calibrate_exposure``, ``brightness``) by name.
+    """
+    from mlsm.inference.loading import load_model as _load
+    from mlsm.models.zoo import DEFAULT_MODEL
 
     return _load(name_or_path or DEFAULT_MODEL, device=device, **options)
 

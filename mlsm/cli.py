@@ -74,7 +74,7 @@ COMMANDS: dict[str, str] = {
     "demo": "mlsm.app",
     "train": "mlsm.train.cli",
     "enhance": "mlsm.enhance_cli",
-    "export-onnx": "mlsm.export",
+    "export-onnx": "mlsm.export_cli",
     "eval": "mlsm.eval.cli",
 }
 

@@ -29,17 +29,14 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from mlsm.cli import jpeg_quality, non_negative_int, positive_float, positive_int, print_error as _error
 
-__all__ = ["ModelUnavailableError", "resolve_network", "load_enhancer", "OutputJob", "plan_outputs",
-           "register", "run"]
+from mlsm.cli import jpeg_quality, non_negative_int, positive_float, positive_int, print_error as _error
+from mlsm.inference.options import DEFAULT_OVERLAP, DEFAULT_TILE, InferenceOptions
+
+__all__ = ["UsageError", "load_enhancer", "OutputJob", "plan_outputs", "register", "run"]
 
 FORMATS = {"png": ".png", "jpg": ".jpg", "tif": ".tif", "same": None}
 _HIGH_BIT_DEPTH_EXTENSIONS = (".png", ".tif", ".tiff")
-
-
-class ModelUnavailableError(ValueError):
-    """The model named (or the default one) cannot be found or loaded."""
 
 
 class UsageError(ValueError):
@@ -47,31 +44,6 @@ class UsageError(ValueError):
 
 
 # --------------------------------------------------------------------------- the model
-
-
-def _model_name(model: str | None) -> str:
-    """``model``, or the default model's name when it is installed (else ModelUnavailableError)."""
-    from mlsm.models.zoo import DEFAULT_MODEL, ZOO
-
-    if model is not None:
-        return str(model)
-    if DEFAULT_MODEL not in ZOO:
-        raise ModelUnavailableError(
-            f"no model installed: the default model {DEFAULT_MODEL!r} is not part of this installation; "
-            "pass --model PATH.safetensors (a checkpoint written by `mlsm train`)")
-    return DEFAULT_MODEL
-
-
-def resolve_network(model: str | None, device: str = "cpu"):
-    """(network, metadata) for ``--model`` (None: the default model), or ModelUnavailableError."""
-    from mlsm.models.zoo import load_network
-
-    name = _model_name(model)
-    try:
-        return load_network(name, device)
-    except (FileNotFoundError, ValueError, KeyError) as exc:
-        text = " ".join(str(exc).split())
-        raise ModelUnavailableError(f"no model installed: {text}" if model is None else text) from None
 
 
 def _pick_device(device: str) -> str:
@@ -84,25 +56,26 @@ def _pick_device(device: str) -> str:
     return device
 
 
-def load_enhancer(model: str | None, backend: str | None = None, device: str = "auto", tile: int = 1024,
-                  overlap: int = 128, threads: int | None = None, calibrate_exposure: bool = True,
-                  brightness: float = 1.0):
+def load_enhancer(model: str | None, backend: str | None = None, device: str = "auto", threads: int | None = None,
+                  options: InferenceOptions | None = None):
     """The enhancer ``mlsm enhance`` uses: an EnhancementModel (torch) or an OnnxEnhancer.
 
-    ``backend`` None picks onnx for a ``.onnx`` path, torch otherwise.
+    ``backend`` None picks onnx for a ``.onnx`` path, torch otherwise. Raises
+    :class:`~mlsm.models.zoo.ModelUnavailableError` or :class:`UsageError` (exit code 2).
     """
-    from mlsm.models.zoo import EnhancementModel
+    from mlsm.inference.torch_backend import EnhancementModel
+    from mlsm.models.zoo import ModelUnavailableError, default_model_name, resolve_network
 
     device = _pick_device(device)
     is_onnx_file = model is not None and str(model).lower().endswith(".onnx")
     backend = backend or ("onnx" if is_onnx_file else "torch")
     if backend == "onnx":
-        from mlsm.export import OnnxExportError, OnnxUnavailableError, load_onnx_model
+        from mlsm.inference.onnx_backend import load_onnx_model
+        from mlsm.inference.onnx_graph import OnnxExportError, OnnxUnavailableError
 
-        name = _model_name(model)
+        name = default_model_name(model)
         try:
-            return load_onnx_model(name, device=device, tile=tile, overlap=overlap, threads=threads,
-                                   calibrate_exposure=calibrate_exposure, brightness=brightness)
+            return load_onnx_model(name, device=device, threads=threads, options=options)
         except OnnxUnavailableError as exc:
             raise UsageError(str(exc)) from None
         except (FileNotFoundError, ValueError, KeyError, OnnxExportError) as exc:
@@ -110,8 +83,7 @@ def load_enhancer(model: str | None, backend: str | None = None, device: str = "
     if is_onnx_file:
         raise UsageError(f"{model}: an .onnx model needs --backend onnx")
     network, metadata = resolve_network(model, device)
-    return EnhancementModel(network, metadata, device=device, tile=tile, overlap=overlap,
-                            calibrate_exposure=calibrate_exposure, brightness=brightness)
+    return EnhancementModel(network, metadata, device=device, options=options)
 
 
 # --------------------------------------------------------------------------- planning
@@ -262,8 +234,10 @@ def register(subparsers) -> None:
                         help="torch (default) or onnx (onnxruntime, needs mlsm[onnx]; default for .onnx files)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: auto")
     parser.add_argument("--threads", type=positive_int, default=None, metavar="N", help="CPU threads")
-    parser.add_argument("--tile", type=positive_int, default=1024, help="tile side in pixels (default 1024)")
-    parser.add_argument("--overlap", type=non_negative_int, default=128, help="tile overlap (default 128)")
+    parser.add_argument("--tile", type=positive_int, default=DEFAULT_TILE,
+                        help=f"tile side in pixels (default {DEFAULT_TILE})")
+    parser.add_argument("--overlap", type=non_negative_int, default=DEFAULT_OVERLAP,
+                        help=f"tile overlap (default {DEFAULT_OVERLAP})")
     parser.add_argument("--brightness", type=positive_float, default=1.0, metavar="F",
                         help="scale the output's brightness in linear light (after the exposure head, "
                              "if the model has one), e.g. 1.5 for brighter results (default 1)")
@@ -275,6 +249,8 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
+
+    from mlsm.models.zoo import ModelUnavailableError
 
     jobs, input_errors = plan_outputs(args.inputs, args.output, args.recursive, args.image_format, args.suffix)
     for line in input_errors:
@@ -289,8 +265,9 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     try:
         try:
-            model = load_enhancer(args.model, args.backend, args.device, args.tile, args.overlap, args.threads,
-                                  args.calibrate_exposure, args.brightness)
+            options = InferenceOptions(tile=args.tile, overlap=args.overlap,
+                                       calibrate_exposure=args.calibrate_exposure, brightness=args.brightness)
+            model = load_enhancer(args.model, args.backend, args.device, args.threads, options)
         except (ModelUnavailableError, UsageError) as exc:
             _error(exc)
             return 2

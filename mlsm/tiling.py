@@ -86,8 +86,9 @@ def _blend_ramp(size: int, overlap: int, taper_low: bool, taper_high: bool, devi
 def run_tiled(
     fn: Callable[[torch.Tensor], torch.Tensor],
     x: torch.Tensor,
-    tile: int = 512,
-    overlap: int = 32,
+    *,
+    tile: int,
+    overlap: int,
     multiple: int = 1,
 ) -> torch.Tensor:
     """Run ``fn`` over overlapping ``tile`` x ``tile`` windows of ``x`` and blend the outputs.
@@ -102,8 +103,10 @@ def run_tiled(
         fn: maps (N, C, h, w) to (N, C_out, h, w) (same spatial size).
         x: input (N, C, H, W).
         tile: tile side in pixels (rounded up to ``multiple``); images that fit are run whole.
-            The last tile along an axis may be up to ``multiple - 1`` pixels longer.
-        overlap: pixels shared by neighbouring tiles.
+            The last tile along an axis may be up to ``multiple - 1`` pixels longer. No
+            default here: mlsm's is :data:`mlsm.inference.options.DEFAULT_TILE`.
+        overlap: pixels shared by neighbouring tiles (mlsm's default:
+            :data:`mlsm.inference.options.DEFAULT_OVERLAP`).
         multiple: each tile is padded to a multiple of this before ``fn``.
 
     Returns:

@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 
 from mlsm.models import Enhancer
-from mlsm.models.weights import read_metadata, save_weights
-from mlsm.train.cli import _load_init, _load_vaes
+from mlsm.models.weights import load_vae_weights, read_metadata, save_weights
+from mlsm.train.checkpoint import load_init
 
 
 def main() -> None:
@@ -20,9 +20,9 @@ def main() -> None:
     args = parser.parse_args()
     config = read_metadata(args.vae)["config"]
     network, card = Enhancer(config), {"stage": "map", "from_checkpoint": str(args.checkpoint)}
-    _load_vaes(network, args.vae, card)
-    _load_init(network, args.checkpoint, card, {"mapping": network.mapping, "decoder": network.vae_n.decoders,
-                                                  "encoder": network.vae_c.encoders})
+    load_vae_weights(network, args.vae, card)
+    load_init(network, args.checkpoint, card, {"mapping": network.mapping, "decoder": network.vae_n.decoders,
+                                                 "encoder": network.vae_c.encoders})
     card["step"] = int(torch.load(args.checkpoint, map_location="cpu", weights_only=True)["step"])
     save_weights(args.out, network, "enhancer", config, card)
     print(f"wrote {args.out} (step {card['step']})")

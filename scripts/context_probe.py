@@ -29,13 +29,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.model.endswith(".pt"):
         from mlsm.models import Enhancer
-        from mlsm.models.weights import read_metadata
-        from mlsm.train.cli import _load_init, _load_vaes
+        from mlsm.models.weights import load_vae_weights, read_metadata
+        from mlsm.train.checkpoint import load_init
 
         network = Enhancer(read_metadata(args.vae)["config"])
-        _load_vaes(network, args.vae, {})
-        _load_init(network, __import__("pathlib").Path(args.model), {},
-                   {"mapping": network.mapping, "decoder": network.vae_n.decoders})
+        load_vae_weights(network, args.vae, {})
+        load_init(network, __import__("pathlib").Path(args.model), {},
+                  {"mapping": network.mapping, "decoder": network.vae_n.decoders})
         network.eval()
     else:
         network, _ = load_network(args.model)

@@ -1,36 +1,69 @@
-"""Model zoo: one table from a weight name (``arch.tag``) to its file, hash and card.
+"""Model zoo: one table from a weight name (``preset.tag``) to its file, hash and card.
+
+Vocabulary (one word per concept):
+
+* ``preset``: a named :class:`~mlsm.models.configs.ModelConfig` (:data:`~mlsm.models.configs.PRESETS`,
+  e.g. ``mlsm_small``); the first part of a zoo name;
+* ``arch``: the network class built from that config (:data:`ARCHS`: ``enhancer``, ``direct``),
+  stored as ``arch`` in every weight file;
+* ``tag``: what a weight set was trained for (``synth_dark_jpeg``, ``real_v2``).
 
 Weight files live in the package (``mlsm/weights/``), so nothing is fetched at run time.
 A user's own checkpoint is loaded by path (``.safetensors`` written by ``mlsm train``).
+Name/path resolution and its error (:class:`ModelUnavailableError`) live here; the object
+users enhance with lives in :mod:`mlsm.inference`.
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 
 from mlsm.models.enhancer import DirectEnhancer, Enhancer
-from mlsm.models.exposure import ExposureHead, scale_brightness
+from mlsm.models.exposure import ExposureHead
 from mlsm.models.weights import load_weights, split_exposure_head
-from mlsm.tiling import run_tiled
 
-__all__ = ["WeightSpec", "ZOO", "DEFAULT_MODEL", "list_models", "resolve_weights", "load_network",
-           "EnhancementModel", "load_model", "mlsm_spec_target", "build_mlsm_method"]
+__all__ = ["WeightSpec", "ZOO", "DEFAULT_MODEL", "ARCHS", "PAPER", "ModelUnavailableError", "list_models",
+           "resolve_weights", "load_network", "default_model_name", "resolve_network", "mlsm_spec_target"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 
+PAPER = "Zeng et al., Multiple Latent Space Mapping for Compressed Dark Image Enhancement"
+
+
 @dataclass(frozen=True)
 class WeightSpec:
-    """A released weight set: file name inside ``mlsm/weights`` and its sha256."""
+    """A released weight set and its card (MODEL_CARD.md has the measurements).
+
+    Attributes:
+        name: ``preset.tag``, the key in :data:`ZOO`.
+        file: file name inside ``mlsm/weights``; ``sha256`` is checked on load.
+        arch: the network class (a key of :data:`ARCHS`); the file's ``arch`` equals it.
+        training_data: what the weights were trained on.
+        licence: of the weights (the training data keep their own).
+        paper: the method the network implements.
+    """
 
     name: str
     file: str
     sha256: str | None
     description: str
+    arch: str = "enhancer"
+    training_data: str = ""
+    licence: str = ""
+    paper: str = PAPER
+
+    @property
+    def preset(self) -> str:
+        """The :data:`~mlsm.models.configs.PRESETS` name the network was built from."""
+        return self.name.partition(".")[0]
+
+    @property
+    def tag(self) -> str:
+        return self.name.partition(".")[2]
 
 
 ZOO: dict[str, WeightSpec] = {
@@ -40,6 +73,10 @@ ZOO: dict[str, WeightSpec] = {
         sha256="78480b6d2df3d37c9c4a25c75f5329b40919d613a2d0055bc464fb8b473259b1",
         description="mlsm_small trained on synthetic dark JPEG pairs from CBSD68 + McMaster "
                     "(exposure x0.03-0.3, QF 60-95); see MODEL_CARD.md",
+        training_data="synthetic pairs (mlsm/data/degrade.py) from CBSD68 (68) + McMaster (18) clean photos: "
+                      "exposure x0.03-0.3, shot and read noise, colour cast, JPEG QF 60-95 4:2:0; "
+                      "Kodak24 held out for validation",
+        licence="MIT (the weights); the training photos are research test images",
     ),
     "mlsm_small.real_v2": WeightSpec(
         name="mlsm_small.real_v2",
@@ -48,11 +85,21 @@ ZOO: dict[str, WeightSpec] = {
         description="mlsm_small.synth_dark_jpeg fine-tuned for real dark photos: LOL-v1 pairs + "
                     "degradation-v2 synthetic pairs, texture terms, output refinement, exposure head v2 "
                     "(configs/mlsm_small_v2.yaml); see MODEL_CARD.md",
+        training_data="fine-tuned from mlsm_small.synth_dark_jpeg on LOL-v1 our485 pairs (Wei et al., BMVC 2018; "
+                      "JPEG QF 60-95; 35 held out) and degradation-v2 synthetic pairs from 115 clean photos "
+                      "(docs/training_photos.md); Kodak24 never trained on",
+        licence="MIT (the weights); LOL-v1 is for research use, the photos keep their licences "
+                "(docs/training_photos.md)",
     ),
 }
 DEFAULT_MODEL = "mlsm_small.synth_dark_jpeg"
 
+# arch (the weight file's ``arch``) -> network class built from the stored config
 ARCHS = {"enhancer": Enhancer, "direct": DirectEnhancer}
+
+
+class ModelUnavailableError(ValueError):
+    """The model named (or the default one) cannot be found or loaded."""
 
 
 def list_models() -> list[str]:
@@ -100,80 +147,25 @@ def load_network(name_or_path: str | Path, device: str | torch.device = "cpu") -
     return network.eval().to(device), metadata
 
 
-class EnhancementModel:
-    """A loaded enhancer with a friendly ``enhance`` for arrays, PIL images and tensors.
-
-    Large images are processed in overlapping tiles blended with a raised-cosine window,
-    so memory stays bounded; images up to ``tile`` pixels a side run whole. When the
-    weights carry an exposure head (``metadata["exposure_head"]``) and
-    ``calibrate_exposure`` is on, the output's brightness is then set from whole-image
-    statistics (:mod:`mlsm.models.exposure`); ``brightness`` then scales it in linear light
-    (with or without a head).
-    """
-
-    def __init__(self, network: torch.nn.Module, metadata: dict | None = None, device: str = "cpu",
-                 tile: int = 1024, overlap: int = 128, calibrate_exposure: bool = True, brightness: float = 1.0):
-        self.network = network.eval().to(device)
-        self.metadata = metadata or {}
-        self.device = torch.device(device)
-        self.tile = tile
-        self.overlap = overlap
-        self.name = "mlsm"
-        self._set_exposure(calibrate_exposure, brightness)
-
-    def _set_exposure(self, calibrate_exposure: bool, brightness: float) -> None:
-        if not brightness > 0:
-            raise ValueError(f"brightness must be > 0, got {brightness}")
-        head = self.metadata.get("exposure_head")
-        self.exposure_head = head.to(self.device) if (head is not None and calibrate_exposure) else None
-        self.brightness = float(brightness)
-
-    def _run_network(self, image: torch.Tensor) -> torch.Tensor:
-        # each tile is clamped before blending, as the exported ONNX graph does (mlsm.export)
-        return run_tiled(lambda x: self.network(x)["image"].clamp(0.0, 1.0), image, tile=self.tile,
-                         overlap=self.overlap, multiple=self.network.size_multiple)
-
-    @torch.no_grad()
-    def enhance_tensor(self, image: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) in [0, 1] -> enhanced, same shape, clamped to [0, 1]."""
-        image = image.to(self.device, torch.float32)
-        out = self._run_network(image).clamp(0.0, 1.0)
-        if self.exposure_head is not None:
-            out = self.exposure_head.calibrate(image, out, self.brightness)
-        elif self.brightness != 1.0:
-            out = scale_brightness(out, self.brightness)
-        return out
-
-    def enhance(self, image):
-        """Enhance a (H, W, 3) numpy array (float in [0, 1] or uint8), a PIL image or a tensor.
-
-        Returns the same type (uint8 in -> uint8 out; PIL in -> RGB PIL out).
-        """
-        if isinstance(image, torch.Tensor):
-            return self.enhance_tensor(image if image.ndim == 4 else image[None])[0 if image.ndim == 3 else slice(None)]
-        if isinstance(image, Image.Image):
-            array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-            out = self._enhance_array(array)
-            return Image.fromarray(np.round(out * 255.0).astype(np.uint8), "RGB")
-        array = np.asarray(image)
-        if array.ndim != 3 or array.shape[2] != 3:
-            raise ValueError(f"expected an (H, W, 3) RGB array, got shape {array.shape}")
-        if array.dtype == np.uint8:
-            out = self._enhance_array(array.astype(np.float32) / 255.0)
-            return np.round(out * 255.0).astype(np.uint8)
-        return self._enhance_array(array.astype(np.float32)).astype(array.dtype, copy=False)
-
-    def _enhance_array(self, array: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)[None]
-        return self.enhance_tensor(x)[0].permute(1, 2, 0).cpu().numpy()
-
-    __call__ = _enhance_array  # the baselines' Method protocol: float (H, W, 3) -> float
+def default_model_name(model: str | Path | None) -> str:
+    """``model``, or the default model's name when it is installed (else ModelUnavailableError)."""
+    if model is not None:
+        return str(model)
+    if DEFAULT_MODEL not in ZOO:
+        raise ModelUnavailableError(
+            f"no model installed: the default model {DEFAULT_MODEL!r} is not part of this installation; "
+            "pass --model PATH.safetensors (a checkpoint written by `mlsm train`)")
+    return DEFAULT_MODEL
 
 
-def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str = "cpu", **options) -> EnhancementModel:
-    """Load a shipped model by name (see :func:`list_models`) or a ``.safetensors`` path."""
-    network, metadata = load_network(name_or_path, device)
-    return EnhancementModel(network, metadata, device=device, **options)
+def resolve_network(model: str | Path | None, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
+    """(network, metadata) for a zoo name or path (None: the default model), or ModelUnavailableError."""
+    name = default_model_name(model)
+    try:
+        return load_network(name, device)
+    except (FileNotFoundError, ValueError, KeyError) as exc:
+        text = " ".join(str(exc).split())
+        raise ModelUnavailableError(f"no model installed: {text}" if model is None else text) from None
 
 
 def mlsm_spec_target(spec: str) -> str:
@@ -181,8 +173,13 @@ def mlsm_spec_target(spec: str) -> str:
     return spec.partition(":")[2] or DEFAULT_MODEL
 
 
-def build_mlsm_method(spec: str, device: str = "cpu") -> EnhancementModel:
-    """Registry hook: "mlsm" (default model) or "mlsm:NAME_OR_PATH" -> a Method."""
-    model = load_model(mlsm_spec_target(spec), device=device)
-    model.name = spec
-    return model
+# Moved to mlsm.inference; still served here for the callers that import them from the zoo
+# (mlsm.baselines.registry finds build_mlsm_method through this module's name). Looked up
+# by name at first use, like the registry does, so the zoo never imports the inference layer.
+_MOVED_TO_INFERENCE = ("EnhancementModel", "load_model", "build_mlsm_method")
+
+
+def __getattr__(name: str):
+    if name in _MOVED_TO_INFERENCE:
+        return getattr(importlib.import_module("mlsm.inference"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

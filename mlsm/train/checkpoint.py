@@ -25,8 +25,9 @@ import numpy as np
 import torch
 
 from mlsm.atomic import atomic_path
+from mlsm.models.weights import load_init_weights
 
-__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "capture_rng_state",
+__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "load_init", "capture_rng_state",
            "restore_rng_state"]
 
 
@@ -60,6 +61,28 @@ def load_checkpoint(path: str | os.PathLike,
     if not isinstance(state, dict):
         raise CheckpointError(f"checkpoint {path} holds a {type(state).__name__}, expected a dict")
     return state
+
+
+def load_init(model: torch.nn.Module, path: str | os.PathLike | None, card: dict,
+              checkpoint_modules: dict[str, torch.nn.Module]) -> None:
+    """Initialise ``model`` from ``path``: a ``.safetensors`` weight file
+    (:func:`mlsm.models.weights.load_init_weights`) or a training ``last.pt``, whose stored
+    networks are matched to ``checkpoint_modules`` by the stage's names (strict). None: no-op.
+    ``card`` records where the initial tensors came from."""
+    if path is None:
+        return
+    path = Path(path)
+    if path.suffix != ".pt":
+        load_init_weights(model, path, card)
+        return
+    stored = load_checkpoint(path)["modules"]
+    stored.pop("discriminator", None)  # a fresh discriminator is trained with the new stage
+    unknown = set(stored) - set(checkpoint_modules)
+    if unknown:
+        raise ValueError(f"{path}: networks {sorted(unknown)} do not belong to this stage")
+    for name, state in stored.items():
+        checkpoint_modules[name].load_state_dict(state, strict=True)
+    card["init_checkpoint"] = str(path)
 
 
 def capture_rng_state() -> dict[str, Any]:

@@ -84,7 +84,8 @@ def train(stage_name: str, experiment, out_dir: Path, vae_weights: Path | None =
     fine-tune a finished mapping stage with ``mapping.tune_decoder``.
     """
     from mlsm.models.enhancer import DirectEnhancer, Enhancer
-    from mlsm.models.weights import save_weights
+    from mlsm.models.weights import load_vae_weights, save_weights
+    from mlsm.train.checkpoint import load_init
     from mlsm.train.experiment import build_training_data, build_validation
     from mlsm.train.loop import Trainer
     from mlsm.train.stages import DirectStage, MappingStage, VAEStage
@@ -101,16 +102,16 @@ def train(stage_name: str, experiment, out_dir: Path, vae_weights: Path | None =
             "for Compressed Dark Image Enhancement"}
     if stage_name == "direct":
         model = DirectEnhancer(experiment.model)
-        _load_init(model, init_weights, card, {"network": model.network})
+        load_init(model, init_weights, card, {"network": model.network})
         stage = DirectStage(model, experiment.loss, validation)
         arch, weights_name = "direct", "model.safetensors"
     else:
         model = Enhancer(experiment.model)
         if stage_name == "map" and (init_weights is None or init_weights.suffix == ".pt"):
-            _load_vaes(model, vae_weights, card)
-        _load_init(model, init_weights, card, {"vae_c": model.vae_c, "vae_n": model.vae_n,
-                                               "mapping": model.mapping, "decoder": model.vae_n.decoders,
-                                               "encoder": model.vae_c.encoders})
+            load_vae_weights(model, vae_weights, card)
+        load_init(model, init_weights, card, {"vae_c": model.vae_c, "vae_n": model.vae_n,
+                                              "mapping": model.mapping, "decoder": model.vae_n.decoders,
+                                              "encoder": model.vae_c.encoders})
         if stage_name == "vae":
             stage = VAEStage(model, experiment.loss, validation)
             weights_name = "vaes.safetensors"
@@ -166,63 +167,3 @@ def _exposure_pairs(data) -> list:
     from mlsm.io import read_image
 
     return [(read_image(pair.low)[0], read_image(pair.high)[0]) for pair in data.training_pairs()]
-
-
-def _load_init(model, init_weights: Path | None, card: dict, checkpoint_modules: dict) -> None:
-    """Load ``init_weights``: a .safetensors weight file (strict) or a training ``last.pt``,
-    whose stored networks are matched to ``checkpoint_modules`` by the stage's names."""
-    from mlsm.models.weights import load_weights, split_exposure_head
-    from mlsm.train.checkpoint import load_checkpoint
-
-    if init_weights is None:
-        return
-    if init_weights.suffix == ".pt":
-        stored = load_checkpoint(init_weights)["modules"]
-        stored.pop("discriminator", None)  # a fresh discriminator is trained with the new stage
-        unknown = set(stored) - set(checkpoint_modules)
-        if unknown:
-            raise ValueError(f"{init_weights}: networks {sorted(unknown)} do not belong to this stage")
-        for name, state in stored.items():
-            checkpoint_modules[name].load_state_dict(state, strict=True)
-        card["init_checkpoint"] = str(init_weights)
-        return
-    metadata, tensors = load_weights(init_weights)
-    adds_refinement = _adds_output_refinement(metadata["config"], model.config)
-    if metadata["config"] != model.config and not adds_refinement:
-        raise ValueError(f"{init_weights}: its model config differs from the experiment's model section")
-    # an exposure head is fitted after training (`mlsm train exposure`), never trained here
-    tensors, _ = split_exposure_head(tensors)
-    if adds_refinement:  # the new full-resolution refinement starts as identity (VAEConfig.output_refine)
-        missing = model.load_state_dict(tensors, strict=False).missing_keys
-        unexpected = [key for key in missing if ".refine." not in key]
-        if unexpected:
-            raise ValueError(f"{init_weights}: tensors missing for {unexpected[:5]}")
-        card["init_added"] = "vae.output_refine"
-    else:
-        model.load_state_dict(tensors, strict=True)
-    card["init_weights"] = str(init_weights)
-    card["init_card"] = metadata["card"]
-
-
-def _adds_output_refinement(stored, wanted) -> bool:
-    """True when ``wanted`` is ``stored`` plus an output refinement (``vae.output_refine``
-    0 -> N): weights without it initialise such a network, the refinement as identity."""
-    import dataclasses
-
-    if not dataclasses.is_dataclass(stored) or not hasattr(stored, "vae") or stored.vae.output_refine:
-        return False
-    widened = dataclasses.replace(stored, vae=dataclasses.replace(stored.vae, output_refine=wanted.vae.output_refine))
-    return wanted.vae.output_refine > 0 and widened == wanted
-
-
-def _load_vaes(model, vae_weights: Path, card: dict) -> None:
-    """Stage-1 VAE tensors into ``model``; the mappers keep their fresh initialisation."""
-    from mlsm.models.weights import load_weights
-
-    metadata, tensors = load_weights(vae_weights)
-    vae_tensors = {k: v for k, v in tensors.items() if k.startswith(("vae_c.", "vae_n."))}
-    missing = model.load_state_dict(vae_tensors, strict=False).missing_keys
-    if any(not k.startswith("mapping.") for k in missing):
-        raise ValueError(f"{vae_weights}: lacks VAE tensors {missing[:3]}...")
-    card["vae_weights"] = str(vae_weights)
-    card["vae_card"] = metadata["card"]

@@ -1,0 +1,116 @@
+"""What every inference backend shares: options, exposure calibration, input dispatch.
+
+::
+
+    numpy (H, W, 3) | PIL | tensor ─> (N, 3, H, W) float32 in [0, 1]
+        ─> _run_network (tiles of mlsm.tiling.run_tiled through the backend's _run_tile, each clamped)
+        ─> clamp [0, 1] ─> exposure head (mlsm.models.exposure) or brightness scale
+        ─> the input's type back
+
+A backend subclasses :class:`InferenceModel` and implements :meth:`_run_tile` (one padded
+tile, (N, 3, h, w) -> (N, 3, h, w)).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+from mlsm.inference.options import InferenceOptions
+from mlsm.models.exposure import scale_brightness
+from mlsm.tiling import run_tiled
+
+__all__ = ["InferenceModel"]
+
+
+class InferenceModel:
+    """A loaded enhancer with a friendly ``enhance`` for arrays, PIL images and tensors.
+
+    Large images are processed in overlapping tiles blended with a raised-cosine window,
+    so memory stays bounded; images up to ``options.tile`` pixels a side run whole. When the
+    weights carry an exposure head (``metadata["exposure_head"]``) and
+    ``options.calibrate_exposure`` is on, the output's brightness is then set from
+    whole-image statistics (:mod:`mlsm.models.exposure`); ``options.brightness`` then scales
+    it in linear light (with or without a head).
+
+    Args:
+        metadata: the weight file's record (``arch``, ``config``, ``card``, ``exposure_head``).
+        device: where tensors run.
+        size_multiple: each tile is padded to a multiple of this (the network's stride product).
+        options: the :class:`InferenceOptions` (default: the defaults); keyword ``overrides``
+            (``tile=``, ``overlap=``, ``calibrate_exposure=``, ``brightness=``) replace fields.
+        name: the method name eval and the demo show.
+    """
+
+    def __init__(self, metadata: dict | None, device: str | torch.device, size_multiple: int,
+                 options: InferenceOptions | None = None, *, name: str, **overrides):
+        self.metadata = metadata or {}
+        self.device = torch.device(device)
+        self.size_multiple = int(size_multiple)
+        self.name = name
+        self.options = InferenceOptions.resolve(options, **overrides)
+        head = self.metadata.get("exposure_head")
+        self.exposure_head = head.to(self.device) if (head is not None and self.options.calibrate_exposure) else None
+
+    @property
+    def tile(self) -> int:
+        return self.options.tile
+
+    @property
+    def overlap(self) -> int:
+        return self.options.overlap
+
+    @property
+    def brightness(self) -> float:
+        return self.options.brightness
+
+    @brightness.setter
+    def brightness(self, value: float) -> None:  # the demo's slider
+        self.options = InferenceOptions.resolve(self.options, brightness=float(value))
+
+    def _run_tile(self, image: torch.Tensor) -> torch.Tensor:
+        """One padded tile (N, 3, h, w) -> the network's output, clamped to [0, 1]."""
+        raise NotImplementedError
+
+    def _run_network(self, image: torch.Tensor) -> torch.Tensor:
+        # each tile is clamped before blending, as the exported ONNX graph does
+        return run_tiled(self._run_tile, image, tile=self.options.tile, overlap=self.options.overlap,
+                         multiple=self.size_multiple)
+
+    @torch.no_grad()
+    def enhance_tensor(self, image: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) in [0, 1] -> enhanced, same shape, clamped to [0, 1]."""
+        image = image.to(self.device, torch.float32)
+        out = self._run_network(image).clamp(0.0, 1.0)
+        if self.exposure_head is not None:
+            out = self.exposure_head.calibrate(image, out, self.options.brightness)
+        elif self.options.brightness != 1.0:
+            out = scale_brightness(out, self.options.brightness)
+        return out
+
+    def enhance(self, image):
+        """Enhance a (H, W, 3) numpy array (float in [0, 1] or uint8), a PIL image or a tensor.
+
+        Returns the same type (uint8 in -> uint8 out; PIL in -> RGB PIL out).
+        """
+        if isinstance(image, torch.Tensor):
+            return self.enhance_tensor(image if image.ndim == 4 else image[None])[0 if image.ndim == 3 else slice(None)]
+        if isinstance(image, Image.Image):
+            array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+            out = self._enhance_array(array)
+            return Image.fromarray(np.round(out * 255.0).astype(np.uint8), "RGB")
+        array = np.asarray(image)
+        if array.ndim != 3 or array.shape[2] != 3:
+            raise ValueError(f"expected an (H, W, 3) RGB array, got shape {array.shape}")
+        if array.dtype == np.uint8:
+            out = self._enhance_array(array.astype(np.float32) / 255.0)
+            return np.round(out * 255.0).astype(np.uint8)
+        return self._enhance_array(array.astype(np.float32)).astype(array.dtype, copy=False)
+
+    def _enhance_array(self, array: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)[None]
+        return self.enhance_tensor(x)[0].permute(1, 2, 0).cpu().numpy()
+
+    def __call__(self, array: np.ndarray) -> np.ndarray:
+        """The baselines' Method protocol: float (H, W, 3) -> float."""
+        return self._enhance_array(array)
