@@ -28,6 +28,8 @@ from typing import Literal, Mapping, Sequence
 import numpy as np
 from scipy import ndimage
 
+from mlsm.colour import luma
+
 __all__ = [
     "MetricInputError",
     "rgb_to_y",
@@ -42,10 +44,6 @@ __all__ = [
 ]
 
 Channel = Literal["rgb", "y"]
-
-# BT.601 luma as MATLAB rgb2ycbcr on [0, 1] input: Y = (16 + 65.481 R + 128.553 G + 24.966 B) / 255.
-_Y_OFFSET = 16.0
-_Y_WEIGHTS = np.array([65.481, 128.553, 24.966])
 
 # SSIM constants of Wang et al. 2004 and scikit-image's Gaussian window truncation.
 _SSIM_K1 = 0.01
@@ -121,7 +119,8 @@ def _crop(image: np.ndarray, border: int) -> np.ndarray:
 # ----------------------------------------------------------------------------- colour
 
 def rgb_to_y(image: np.ndarray, data_range: float = 1.0) -> np.ndarray:
-    """BT.601 luma of an RGB image, as MATLAB ``rgb2ycbcr`` computes it.
+    """BT.601 luma of an RGB image, as MATLAB ``rgb2ycbcr`` computes it (validated
+    :func:`mlsm.colour.luma` with ``studio=True``).
 
     For RGB in [0, 1]: ``Y = (16 + 65.481 R + 128.553 G + 24.966 B) / 255``, so Y lies in
     [16/255, 235/255]. For RGB in [0, data_range] the same formula is applied to
@@ -143,8 +142,7 @@ def rgb_to_y(image: np.ndarray, data_range: float = 1.0) -> np.ndarray:
     array = _as_image(image, "image")
     if array.ndim != 3:
         raise MetricInputError(f"image: rgb_to_y needs (H, W, 3), got {tuple(array.shape)}")
-    scale = _check_data_range(data_range)
-    return (_Y_OFFSET * scale + array @ _Y_WEIGHTS) / 255.0
+    return luma(array, studio=True, data_range=_check_data_range(data_range))
 
 
 # ----------------------------------------------------------------------------- PSNR

@@ -7,6 +7,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from mlsm.io.convert import to_array as _to_hwc
+from mlsm.io.convert import to_tensor
 from mlsm.tiling import run_tiled
 
 __all__ = ["Method", "TorchMethod", "to_tensor", "to_array"]
@@ -21,14 +23,12 @@ class Method(Protocol):
     def __call__(self, image: np.ndarray) -> np.ndarray: ...
 
 
-def to_tensor(image: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) float array in [0, 1] -> (1, 3, H, W) float32 tensor."""
-    return torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
-
-
 def to_array(tensor: torch.Tensor) -> np.ndarray:
-    """(1, 3, H, W) tensor -> (H, W, 3) float32 array clipped to [0, 1]."""
-    return tensor[0].clamp(0, 1).permute(1, 2, 0).contiguous().cpu().numpy().astype(np.float32)
+    """(1, 3, H, W) tensor -> (H, W, 3) float32 array clipped to [0, 1] (a method's output).
+
+    :func:`to_tensor` is :func:`mlsm.io.convert.to_tensor`, (H, W, 3) -> (1, 3, H, W).
+    """
+    return _to_hwc(tensor[0].clamp(0, 1))
 
 
 class TorchMethod:

@@ -12,8 +12,9 @@ Network (665,921 parameters, batch normalisation folded into the convolutions)::
 
 Colour: DnCNN-3 was trained on the Y of MATLAB's ``rgb2ycbcr`` (ITU-R BT.601 *studio
 range*, Y in [16, 235]/255) — its test script compresses that Y with ``imwrite`` and
-restores it. :class:`LumaDeblocker` therefore converts RGB with the same matrix, restores
-Y and converts back with the exact inverse, keeping Cb and Cr unchanged.
+restores it. :class:`LumaDeblocker` therefore converts RGB with the same matrix
+(:func:`mlsm.colour.rgb_to_ycbcr_studio`), restores Y and converts back with the exact
+inverse, keeping Cb and Cr unchanged.
 
 Weight layout: MatConvNet stores a conv filter as (kH, kW, in, out) in column-major order;
 h5py exposes the reversed axes (out, in, kW, kH), so each filter is transposed to
@@ -30,36 +31,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from mlsm.colour import rgb_to_ycbcr_studio, ycbcr_studio_to_rgb
+
 __all__ = ["DnCNN", "LumaDeblocker", "load_matconvnet_dncnn", "rgb_to_ycbcr_studio",
            "ycbcr_studio_to_rgb", "DnCNNWeightsError"]
 
 _DEPTH = 20
 _WIDTH = 64
 
-# MATLAB rgb2ycbcr for double input in [0, 1]: ycbcr = offset + matrix @ rgb.
-_YCBCR_MATRIX = torch.tensor([
-    [65.481, 128.553, 24.966],
-    [-37.797, -74.203, 112.0],
-    [112.0, -93.786, -18.214],
-], dtype=torch.float64) / 255.0
-_YCBCR_OFFSET = torch.tensor([16.0, 128.0, 128.0], dtype=torch.float64) / 255.0
-_RGB_MATRIX = torch.linalg.inv(_YCBCR_MATRIX)
-
 
 class DnCNNWeightsError(ValueError):
     """A DnCNN .mat file does not hold the expected 20-conv MatConvNet network."""
-
-
-def rgb_to_ycbcr_studio(rgb: torch.Tensor) -> torch.Tensor:
-    """(N, 3, H, W) RGB in [0, 1] -> YCbCr as MATLAB ``rgb2ycbcr`` (Y in [16/255, 235/255])."""
-    matrix = _YCBCR_MATRIX.to(rgb)
-    return torch.einsum("ck,nkhw->nchw", matrix, rgb) + _YCBCR_OFFSET.to(rgb)[None, :, None, None]
-
-
-def ycbcr_studio_to_rgb(ycbcr: torch.Tensor) -> torch.Tensor:
-    """Exact inverse of :func:`rgb_to_ycbcr_studio` (no clipping)."""
-    centred = ycbcr - _YCBCR_OFFSET.to(ycbcr)[None, :, None, None]
-    return torch.einsum("ck,nkhw->nchw", _RGB_MATRIX.to(ycbcr), centred)
 
 
 class DnCNN(nn.Module):

@@ -20,7 +20,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from mlsm.metrics import rgb_to_y
+from mlsm.colour import linear_to_srgb, luma, srgb_to_linear
+from mlsm.io.convert import quantize_8bit
 
 if TYPE_CHECKING:
     from mlsm.data.degrade import DarkJpegParams
@@ -42,9 +43,9 @@ __all__ = [
 
 TONE_CURVES = ("srgb", "gamma", "filmic")
 
-# The luma of mlsm.metrics.rgb_to_y as offset + weights . RGB, read off the one definition.
-_LUMA_OFFSET = float(rgb_to_y(np.zeros((2, 2, 3)))[0, 0])
-_LUMA_WEIGHTS = tuple(float(v) - _LUMA_OFFSET for v in rgb_to_y(np.tile(np.eye(3)[None], (2, 1, 1)))[0])
+# The studio luma of mlsm.colour.luma as offset + weights . RGB, read off the one definition.
+_LUMA_OFFSET = float(luma(np.zeros((2, 2, 3)), studio=True)[0, 0])
+_LUMA_WEIGHTS = tuple(float(v) - _LUMA_OFFSET for v in luma(np.tile(np.eye(3)[None], (2, 1, 1)), studio=True)[0])
 _LUMA_PER_GREY = sum(_LUMA_WEIGHTS)      # one unit added to R, G and B raises the luma by this
 
 
@@ -178,14 +179,13 @@ def bayer_noise(linear: np.ndarray, white_balance: tuple[float, float, float], p
 def tone_curve(linear: np.ndarray, name: str = "srgb", strength: float = 0.0) -> np.ndarray:
     """Camera tone curve: linear [0, 1] -> encoded [0, 1] float32.
 
-    * ``"srgb"``: the sRGB transfer function (:func:`mlsm.data.degrade.linear_to_srgb`);
+    * ``"srgb"``: the sRGB transfer function (:func:`mlsm.colour.linear_to_srgb`);
       ``strength`` unused.
     * ``"gamma"``: a pure power law ``x ** (1 / gamma)`` with gamma = 1.8 + 0.8 strength
       (1.8-2.6: flatter or steeper shadows than sRGB).
     * ``"filmic"``: sRGB followed by a contrast S-curve, ``y + strength (smoothstep(y) - y)``
       (strength in [0, 1]: deeper shadows and a highlight shoulder, a camera's "vivid" look).
     """
-    from mlsm.data.degrade import linear_to_srgb
     linear = np.clip(linear, 0.0, 1.0)
     if name == "srgb":
         return linear_to_srgb(linear)
@@ -199,7 +199,7 @@ def tone_curve(linear: np.ndarray, name: str = "srgb", strength: float = 0.0) ->
 
 
 def _add_luma(image: np.ndarray, delta_luma: np.ndarray) -> np.ndarray:
-    """Add a luma change (in rgb_to_y units) to all three channels equally."""
+    """Add a luma change (in studio luma units, :func:`mlsm.colour.luma`) to all three channels equally."""
     return image + (delta_luma / _LUMA_PER_GREY).astype(np.float32)[..., None]
 
 
@@ -207,7 +207,7 @@ def camera_denoise(encoded: np.ndarray, sigma: float) -> np.ndarray:
     """In-camera chroma noise reduction on an encoded image (H, W, 3) in [0, 1].
 
     The colour differences R - G and B - G are blurred with a Gaussian of ``sigma`` pixels
-    (0.5-2 typical) and the image rebuilt with its own luma (:func:`mlsm.metrics.rgb_to_y`):
+    (0.5-2 typical) and the image rebuilt with its own luma (:func:`mlsm.colour.luma`, studio):
     colour noise is smoothed, luminance detail and luminance noise are kept. ``sigma = 0`` is a
     no-op.
     """
@@ -216,8 +216,8 @@ def camera_denoise(encoded: np.ndarray, sigma: float) -> np.ndarray:
     red_green = ndimage.gaussian_filter(encoded[..., 0] - encoded[..., 1], sigma, mode="nearest", truncate=3.0)
     blue_green = ndimage.gaussian_filter(encoded[..., 2] - encoded[..., 1], sigma, mode="nearest", truncate=3.0)
     weight_r, weight_g, weight_b = _LUMA_WEIGHTS
-    luma = (rgb_to_y(encoded) - _LUMA_OFFSET).astype(np.float32)
-    green = (luma - weight_r * red_green - weight_b * blue_green) / np.float32(weight_r + weight_g + weight_b)
+    luma_y = (luma(encoded, studio=True) - _LUMA_OFFSET).astype(np.float32)
+    green = (luma_y - weight_r * red_green - weight_b * blue_green) / np.float32(weight_r + weight_g + weight_b)
     return np.clip(np.stack([green + red_green, green, green + blue_green], axis=-1), 0.0, 1.0)
 
 
@@ -229,8 +229,8 @@ def sharpen(encoded: np.ndarray, amount: float, sigma: float = 1.0) -> np.ndarra
     """
     if amount <= 0:
         return encoded
-    luma = rgb_to_y(encoded)
-    detail = luma - ndimage.gaussian_filter(luma, sigma, mode="nearest", truncate=3.0)
+    luma_y = luma(encoded, studio=True)
+    detail = luma_y - ndimage.gaussian_filter(luma_y, sigma, mode="nearest", truncate=3.0)
     return np.clip(_add_luma(encoded, amount * detail), 0.0, 1.0)
 
 
@@ -254,7 +254,6 @@ def capture(clean: np.ndarray, params: "DarkJpegParams", rng: np.random.Generato
     off), then the ISP (:func:`tone_curve`, :func:`camera_denoise`, :func:`sharpen`), rounded
     to 8 bits. Only the sensor noise is drawn from ``rng``.
     """
-    from mlsm.data.degrade import srgb_to_linear
     linear = srgb_to_linear(clean)
     shape = linear.shape[:2]
     gain = np.full(shape, np.float32(params.exposure), dtype=np.float32)
@@ -276,4 +275,4 @@ def capture(clean: np.ndarray, params: "DarkJpegParams", rng: np.random.Generato
     encoded = tone_curve(linear, params.tone_curve, params.tone_strength)
     encoded = camera_denoise(encoded, params.camera_denoise_sigma)
     encoded = sharpen(encoded, params.sharpen_amount)
-    return np.round(np.clip(encoded, 0.0, 1.0) * 255.0).astype(np.float32) / 255.0
+    return quantize_8bit(encoded)

@@ -45,13 +45,14 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from PIL import Image
 
+from mlsm.colour import linear_to_srgb, srgb_to_linear
 from mlsm.data import camera
+from mlsm.io import encode_jpeg, to_float32, to_uint8
+from mlsm.io.convert import quantize_8bit
 
 __all__ = [
     "DegradationRanges",
     "DarkJpegParams",
-    "srgb_to_linear",
-    "linear_to_srgb",
     "sample_params",
     "darken",
     "compress",
@@ -240,18 +241,6 @@ class DarkJpegParams:
     extra: dict = field(default_factory=dict, compare=False)
 
 
-def srgb_to_linear(image: np.ndarray) -> np.ndarray:
-    """Inverse sRGB transfer function (IEC 61966-2-1), [0, 1] -> linear [0, 1]."""
-    image = np.asarray(image, dtype=np.float32)
-    return np.where(image <= 0.04045, image / 12.92, ((image + 0.055) / 1.055) ** 2.4).astype(np.float32)
-
-
-def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
-    """sRGB transfer function (IEC 61966-2-1), linear [0, 1] -> [0, 1]."""
-    linear = np.clip(np.asarray(linear, dtype=np.float32), 0.0, 1.0)
-    return np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055).astype(np.float32)
-
-
 def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
     return float(np.exp(rng.uniform(np.log(low), np.log(high))))
 
@@ -333,8 +322,7 @@ def darken(clean: np.ndarray, params: DarkJpegParams, rng: np.random.Generator) 
         variance += np.clip(linear, 0, None) / np.float32(params.photons_at_white)
     if float(variance.max()) > 0:
         linear = linear + rng.standard_normal(linear.shape, dtype=np.float32) * np.sqrt(variance)
-    srgb = linear_to_srgb(linear)
-    return np.round(srgb * 255.0).astype(np.float32) / 255.0
+    return quantize_8bit(linear_to_srgb(linear))
 
 
 def _uses_v2_camera(params: DarkJpegParams) -> bool:
@@ -354,12 +342,9 @@ def compress(image: np.ndarray, quality: int, subsampling: str = "4:2:0") -> tup
         raise ValueError(f"JPEG quality must be in 1..100, got {quality}")
     if subsampling not in ("4:2:0", "4:2:2", "4:4:4"):
         raise ValueError(f"subsampling must be 4:2:0, 4:2:2 or 4:4:4, got {subsampling!r}")
-    pixels = np.clip(np.round(np.asarray(image, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels, "RGB").save(buffer, format="JPEG", quality=int(quality), subsampling=subsampling)
-    data = buffer.getvalue()
+    data = encode_jpeg(to_uint8(np.asarray(image, dtype=np.float32)), int(quality), subsampling)
     with Image.open(io.BytesIO(data)) as decoded:
-        out = np.asarray(decoded.convert("RGB"), dtype=np.float32) / 255.0
+        out = to_float32(np.asarray(decoded.convert("RGB")))
     return out, len(data)
 
 
@@ -382,7 +367,7 @@ def degrade(clean: np.ndarray, params: DarkJpegParams, rng: np.random.Generator)
     if resized:
         dark = np.clip(camera.resize_rgb(dark, (height, width)), 0.0, 1.0)
         if params.quality is None:
-            dark = np.round(dark * 255.0).astype(np.float32) / 255.0
+            dark = quantize_8bit(dark)
     if params.quality is None:
         return dark
     return compress(dark, params.quality, params.subsampling)[0]

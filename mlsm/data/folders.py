@@ -1,4 +1,4 @@
-"""Paired and unpaired folder data sets in the layouts the public low-light sets ship in.
+"""Paired folder data sets in the layouts the public low-light sets ship in.
 
 The paper trains and tests on real (dark, normal-light) pairs from LOL, LSRW, SICE and
 RELLISUR (Zeng et al., Section IV-B, Tables I-II) and makes the *compressed* dark input by
@@ -43,12 +43,12 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
 from mlsm.data.degrade import compress
-from mlsm.io import iter_image_files, read_image
+from mlsm.io import iter_image_files, read_image, to_float32, to_uint8
+from mlsm.io.convert import to_tensor
 
 __all__ = [
     "LAYOUTS",
@@ -64,7 +64,6 @@ __all__ = [
     "read_name_list",
     "safe_name",
     "PairedFolder",
-    "UnpairedFolder",
 ]
 
 LAYOUTS = ("lol", "lsrw", "sice", "rellisur")
@@ -412,10 +411,6 @@ def read_name_list(path: str | Path) -> list[str]:
     return [name for name in names if name]
 
 
-def _to_tensor(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1).contiguous()
-
-
 def _draw_quality(quality: int | tuple[int, int] | None, rng: np.random.Generator) -> int | None:
     if quality is None or isinstance(quality, (int, np.integer)):
         return None if quality is None else int(quality)
@@ -489,7 +484,7 @@ class PairedFolder(Dataset):
         self.rot90 = rot90
         self._cache: list[tuple[np.ndarray, np.ndarray]] | None = None
         if cache:
-            self._cache = [tuple(_to_uint8(image) for image in self.load(pair)) for pair in self.pairs]
+            self._cache = [tuple(to_uint8(image) for image in self.load(pair)) for pair in self.pairs]
 
     def __len__(self) -> int:
         return self.length
@@ -516,11 +511,12 @@ class PairedFolder(Dataset):
                 raise DatasetError(f"{pair.low} ({low.shape[1]}x{low.shape[0]}) is smaller than "
                                    f"crop_size {self.crop_size}")
             low, high = random_paired_crop([low, high], self.crop_size, rng, rot90=self.rot90)
-        low, high = _to_float(low), _to_float(high)
+        low, high = to_float32(low), to_float32(high)
         quality = _draw_quality(self.quality, rng)
         if quality is not None:
             low = compress(low, quality, self.subsampling)[0]
-        return {"low": _to_tensor(low), "high": _to_tensor(high), "name": pair.name}
+        return {"low": to_tensor(low, batch=False).contiguous(), "high": to_tensor(high, batch=False).contiguous(),
+                "name": pair.name}
 
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < self.length:
@@ -528,62 +524,3 @@ class PairedFolder(Dataset):
         return self.get_item(index, np.random.default_rng([self.seed, int(index)]))
 
 
-def _to_uint8(image: np.ndarray) -> np.ndarray:
-    return np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
-
-
-def _to_float(image: np.ndarray) -> np.ndarray:
-    if image.dtype == np.uint8:
-        return image.astype(np.float32) / np.float32(255)
-    return image
-
-
-class UnpairedFolder(Dataset):
-    """Random crops of the images in one folder (recursive), e.g. real dark photos for VAE_C.
-
-    Items: ``{"image": (3, S, S)}`` float32 tensor in [0, 1] (full image if ``crop_size`` is None).
-
-    Args:
-        root: folder (searched recursively) or a single image file.
-        crop_size: side of the random square crop, flipped at random; ``None`` = full image.
-        quality: ``None`` keeps the pixels as stored; an int or ``(low, high)`` range
-            JPEG-compresses each crop at that / a random QF (grid anchored at the crop's
-            top-left, as in :mod:`mlsm.data.synthetic`).
-        seed, length, subsampling, max_pixels: as in :class:`PairedFolder`.
-    """
-
-    def __init__(self, root: str | Path, *, crop_size: int | None = 128,
-                 quality: int | tuple[int, int] | None = None, seed: int = 0, length: int | None = None,
-                 subsampling: str = "4:2:0", max_pixels: int | None = None):
-        _check_quality(quality)
-        root = Path(root)
-        if not root.exists():
-            raise DatasetError(f"image folder {root} does not exist")
-        self.files = sorted(iter_image_files([root], recursive=True), key=lambda p: _natural_key(str(p)))
-        if not self.files:
-            raise DatasetError(f"no images found under {root}")
-        self.crop_size = crop_size
-        self.quality = quality
-        self.seed = seed
-        self.length = len(self.files) if length is None else int(length)
-        self.subsampling = subsampling
-        self.max_pixels = max_pixels
-
-    def __len__(self) -> int:
-        return self.length
-
-    def __getitem__(self, index: int) -> dict:
-        if not 0 <= index < self.length:
-            raise IndexError(f"index {index} out of range for {self.length} items")
-        path = self.files[index % len(self.files)]
-        rng = np.random.default_rng([self.seed, int(index)])
-        image, _ = read_image(path, max_pixels=self.max_pixels)
-        if self.crop_size is not None:
-            if min(image.shape[:2]) < self.crop_size:
-                raise DatasetError(f"{path} ({image.shape[1]}x{image.shape[0]}) is smaller than "
-                                   f"crop_size {self.crop_size}")
-            (image,) = random_paired_crop([image], self.crop_size, rng)
-        quality = _draw_quality(self.quality, rng)
-        if quality is not None:
-            image = compress(image, quality, self.subsampling)[0]
-        return {"image": _to_tensor(image)}

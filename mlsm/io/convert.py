@@ -1,4 +1,12 @@
-"""Pixel type conversions of :mod:`mlsm.io`."""
+"""Pixel conversions, one definition each: dtypes (float32 <-> uint8/uint16) and layout.
+
+* :func:`to_float32`, :func:`to_uint8`: the dtype conventions of every image in mlsm
+  (float32 in [0, 1]; 8 bit is ``round(x * 255)`` clipped, round half to even).
+* :func:`quantize_8bit`: float32 rounded to the 8-bit levels, ``to_uint8(x) / 255``, as a
+  saved PNG or a camera would store it.
+* :func:`to_tensor`, :func:`to_array`: (H, W, C) numpy <-> (1, C, H, W) torch (torch is
+  imported only by these two).
+"""
 from __future__ import annotations
 
 
@@ -38,6 +46,34 @@ def to_uint8(array: np.ndarray) -> np.ndarray:
             raise ValueError("array: contains NaN or infinite values")
         return np.clip(np.rint(array * 255.0), 0, 255).astype(np.uint8)
     raise ValueError(f"array: unsupported dtype {array.dtype} (expected uint8, uint16 or float)")
+
+
+def quantize_8bit(array: np.ndarray) -> np.ndarray:
+    """Float image -> float32 on the 8-bit levels: ``to_uint8(array) / 255``.
+
+    >>> float(quantize_8bit(np.float32([0.5]))[0]) == 128 / 255
+    True
+    """
+    return to_uint8(array).astype(np.float32) / np.float32(255)
+
+
+def to_tensor(image: np.ndarray, batch: bool = True):
+    """(H, W, C) float array -> (1, C, H, W) float32 tensor, or (C, H, W) with ``batch=False``.
+
+    The tensor is a view of the (float32, C-contiguous) array: channels-last strides, no
+    copy. Call ``.contiguous()`` where a channels-first copy is wanted.
+    """
+    import torch
+
+    tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)
+    return tensor[None] if batch else tensor
+
+
+def to_array(tensor) -> np.ndarray:
+    """(1, C, H, W) or (C, H, W) tensor -> (H, W, C) float32 C-contiguous array (on the CPU)."""
+    if tensor.ndim == 4:
+        tensor = tensor[0]
+    return tensor.permute(1, 2, 0).contiguous().cpu().numpy().astype(np.float32)
 
 
 def _to_uint16(array: np.ndarray) -> np.ndarray:

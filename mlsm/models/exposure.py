@@ -42,23 +42,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["PERCENTILES", "ExposureHead", "scale_brightness", "srgb_to_linear", "linear_to_srgb"]
+from mlsm.colour import linear_to_srgb, srgb_to_linear
+
+__all__ = ["PERCENTILES", "ExposureHead", "scale_brightness"]
 
 PERCENTILES = (0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999, 1.0)
 EPS = 1e-5
 _ROWS = 512  # rows per chunk when converting big images (bounded temporary memory)
-
-
-def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
-    """Inverse sRGB transfer function (IEC 61966-2-1) on a tensor in [0, 1]."""
-    x = x.clamp(0.0, 1.0)
-    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
-    """sRGB transfer function (IEC 61966-2-1) on a linear tensor, clipped to [0, 1]."""
-    x = x.clamp(0.0, 1.0)
-    return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x.clamp_min(0.0031308) ** (1 / 2.4) - 0.055)
 
 
 def _linear_luminance(image: torch.Tensor) -> torch.Tensor:

@@ -4,15 +4,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mlsm.colour import linear_to_srgb, srgb_to_linear
 from mlsm.data.degrade import (
     DarkJpegParams,
     DegradationRanges,
     compress,
     darken,
     degrade,
-    linear_to_srgb,
     sample_params,
-    srgb_to_linear,
 )
 
 

@@ -13,7 +13,6 @@ from mlsm.data.degrade import compress
 from mlsm.data.folders import (
     DatasetError,
     PairedFolder,
-    UnpairedFolder,
     detect_layout,
     find_named_pairs,
     find_pairs,
@@ -298,38 +297,3 @@ def test_paired_folder_rejects_bad_options(tmp_path):
         PairedFolder(root, crop_size=64)[0]
     with pytest.raises(IndexError):
         PairedFolder(root)[5]
-
-
-# ----------------------------------------------------------------------------- UnpairedFolder
-
-def test_unpaired_folder_recursive_seeded_crops(tmp_path):
-    root = tmp_path / "dark"
-    save(root / "a.png", pattern(0))
-    save(root / "deeper" / "b.jpg", pattern(1))
-    (root / "notes.txt").write_text("not an image")
-    dataset = UnpairedFolder(root, crop_size=16, seed=1, length=10)
-    assert [p.name for p in dataset.files] == ["a.png", "b.jpg"]
-    assert len(dataset) == 10
-    first = dataset[0]["image"]
-    assert set(dataset[0]) == {"image"} and first.shape == (3, 16, 16)
-    assert torch.equal(UnpairedFolder(root, crop_size=16, seed=1)[0]["image"], first)
-    assert not torch.equal(dataset[2]["image"], first)  # same file, another crop
-
-
-def test_unpaired_folder_jpeg_at_a_random_quality(tmp_path):
-    root = tmp_path / "dark"
-    save(root / "a.png", pattern(0))
-    raw = UnpairedFolder(root, crop_size=16, seed=2)[0]["image"]
-    compressed = UnpairedFolder(root, crop_size=16, seed=2, quality=(30, 40))[0]["image"]
-    assert not torch.equal(raw, compressed)
-    assert float((raw - compressed).abs().mean()) < 0.1  # the same crop, with JPEG error
-    full = UnpairedFolder(root, crop_size=None)[0]["image"]
-    assert full.shape == (3, HEIGHT, WIDTH)
-
-
-def test_unpaired_folder_errors(tmp_path):
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(DatasetError, match="no images found under"):
-        UnpairedFolder(tmp_path / "empty")
-    with pytest.raises(DatasetError, match="does not exist"):
-        UnpairedFolder(tmp_path / "missing")

@@ -9,9 +9,11 @@ import pytest
 import torch
 
 from mlsm.cli import main
-from mlsm.data.degrade import DegradationRanges, degrade, sample_params, srgb_to_linear as np_srgb_to_linear
+from mlsm.colour import linear_to_srgb, srgb_to_linear
+from mlsm.colour import srgb_to_linear as np_srgb_to_linear
+from mlsm.data.degrade import DegradationRanges, degrade, sample_params
 from mlsm.io import read_image, write_image
-from mlsm.models.exposure import ExposureHead, linear_to_srgb, srgb_to_linear
+from mlsm.models.exposure import ExposureHead
 from mlsm.models.weights import read_metadata
 from mlsm.models.zoo import load_model, load_network
 from mlsm.train.exposure import ExposureOptions, attach_exposure_head, fit_exposure_head
