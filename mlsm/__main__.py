@@ -1,5 +1,9 @@
 import sys
 
-from mlsm.cli import main
+try:
+    from mlsm.cli import main
+except KeyboardInterrupt:  # Ctrl-C while Python is still importing
+    print("mlsm: interrupted", file=sys.stderr)
+    sys.exit(130)
 
 sys.exit(main())

@@ -18,7 +18,10 @@ Three layers, so the first can be tested without a browser (it lives in
     process(files, model_name, comparison, ...) -> DemoResult   plain Python; bad uploads become
                                                                  messages, never exceptions
     build_app(methods, ...) -> gr.Blocks                         layout and wiring only
-    register(subparsers) / run(args)                             the command line (launch)
+    launch(app, host, port)                                      serving
+
+The command line (``register`` / ``run``) is :mod:`mlsm.app_cli`, which imports this module
+only when the demo starts, so ``mlsm demo --help`` stays light.
 
 Everything stays on this computer: Gradio analytics are off, the Hugging Face hub is put in
 offline mode, the theme uses system fonts only and no public share link is made. Gradio is
@@ -26,31 +29,26 @@ imported only when the demo starts (it is the optional extra ``mlsm[demo]``).
 """
 from __future__ import annotations
 
-import argparse
 import atexit
 import inspect
-import ipaddress
 import logging
 import os
 import shutil
 import socket
-import sys
 import tempfile
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from mlsm.app_processing import (DOWNLOAD_JPEG_QUALITY, MEGABYTE, NO_COMPARISON, OUTPUT_FORMATS, SAMPLES_DIR,
-                                 DemoLimits, DemoResult, MethodCache, MethodUnavailableError, PhotoReport,
-                                 UploadTooLargeError, darkest_window, default_models, list_samples, process,
-                                 zoom_panel)
-from mlsm.cli import int_in_range, positive_float
+from mlsm.app_processing import (DOWNLOAD_JPEG_QUALITY, NO_COMPARISON, OUTPUT_FORMATS, SAMPLES_DIR, DemoLimits,
+                                 DemoResult, MethodCache, MethodUnavailableError, PhotoReport, UploadTooLargeError,
+                                 darkest_window, list_samples, process, zoom_panel)
 from mlsm.io import IMAGE_EXTENSIONS
 
 __all__ = ["DOWNLOAD_JPEG_QUALITY", "DemoLimits", "PhotoReport", "DemoResult", "UploadTooLargeError",
            "MethodUnavailableError", "MethodCache", "NO_COMPARISON", "SAMPLES_DIR", "list_samples",
-           "darkest_window", "zoom_panel", "process", "build_app", "launch", "register", "run"]
+           "darkest_window", "zoom_panel", "process", "offline_environment", "build_app", "free_port", "launch"]
 
 logger = logging.getLogger(__name__)
 
@@ -181,15 +179,6 @@ def build_app(methods: MethodCache, *, samples: Sequence[Path] = (), limits: Dem
 # --------------------------------------------------------------------------- launcher
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that is free on ``host`` right now."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
@@ -212,64 +201,3 @@ def launch(app, host: str = "127.0.0.1", port: int = 7860, limits: DemoLimits | 
                "max_file_size": limits.max_upload_bytes, "ssr_mode": False, "theme": _theme()}
     options = {key: value for key, value in options.items() if _accepts(gr.Blocks.launch, key)}
     return app.launch(**options)
-
-
-def register(subparsers) -> argparse.ArgumentParser:
-    """Add ``mlsm demo``."""
-    parser = subparsers.add_parser(
-        "demo", help="start the web demo on this computer (needs: pip install mlsm[demo])",
-        description="Start a local web page to enhance dark photos with mlsm and compare methods. "
-                    "It runs offline; open the printed URL in a browser.")
-    parser.add_argument("--model", default=None, metavar="NAME|PATH",
-                        help="mlsm weights: a shipped model name or a .safetensors file "
-                             "(default: the shipped models)")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to serve on (default 127.0.0.1: this computer only)")
-    parser.add_argument("--port", type=int_in_range("port", 0, 65535), default=7860,
-                        help="port (default 7860; 0: any free port)")
-    parser.add_argument("--peers-dir", type=Path, default=None, metavar="DIR",
-                        help="folder with the peers' official weights (default: $MLSM_PEERS_DIR)")
-    parser.add_argument("--samples", type=Path, default=SAMPLES_DIR, metavar="DIR",
-                        help="folder of sample photos offered in the page (default: the bundled ones)")
-    parser.add_argument("--max-upload-mb", type=positive_float, default=25.0, metavar="MB",
-                        help="largest upload in megabytes (default 25)")
-    parser.add_argument("--max-pixels", type=positive_float, default=40e6, metavar="N",
-                        help="largest image in pixels, width x height (default 40e6)")
-    parser.add_argument("--device", default="cpu", help="torch device for the networks (default cpu)")
-    parser.set_defaults(func=run)
-    return parser
-
-
-def run(args: argparse.Namespace) -> int:
-    """``mlsm demo``: check the arguments, load the model, serve until Ctrl+C."""
-    offline_environment()
-    try:
-        import gradio  # noqa: F401
-    except ImportError:
-        print("mlsm: error: the demo needs Gradio: pip install 'mlsm[demo]'", file=sys.stderr)
-        return 1
-    limits = DemoLimits(int(args.max_upload_mb * MEGABYTE), int(args.max_pixels))
-    try:
-        methods = MethodCache(default_models(args.model), peers_dir=args.peers_dir, device=args.device)
-        if methods.models:
-            methods.mlsm(methods.models[0])  # load now: a bad file fails here, and the first click is fast
-    except (FileNotFoundError, MethodUnavailableError, ValueError) as exc:
-        print(f"mlsm: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 1
-    if not methods.models:
-        print("mlsm: note: no mlsm model installed; only comparison methods will run "
-              "(pass --model PATH to a .safetensors file from `mlsm train`)", file=sys.stderr)
-    if not _is_loopback(args.host):
-        print(f"mlsm: warning: serving on {args.host}: other computers on the network can use the demo",
-              file=sys.stderr)
-    samples = list_samples(args.samples)
-    app = build_app(methods, samples=samples, limits=limits)
-    try:
-        _, url, _ = launch(app, host=args.host, port=args.port, limits=limits, block=False)
-    except OSError as exc:  # port taken, address not available
-        print(f"mlsm: error: cannot serve on {args.host}:{args.port} ({' '.join(str(exc).split())}); "
-              "try --port 0 for any free port", file=sys.stderr)
-        return 1
-    print(f"mlsm demo: open {url} in a browser (Ctrl+C to stop)", file=sys.stderr, flush=True)
-    app.block_thread()  # until Ctrl+C, then closes the server
-    return 0

@@ -1,13 +1,18 @@
 """The ``mlsm`` command line: ``main(argv) -> exit code``, callable from tests.
 
 Each subcommand lives in its own module exposing ``register(subparsers)``; the parser it
-adds sets ``func(args) -> int``. Exit codes: 0 success, 1 some inputs failed, 2 usage.
+adds sets ``func(args) -> int``. Exit codes: 0 success, 1 some inputs failed, 2 usage,
+130 interrupted (Ctrl-C).
+
+``register`` never imports torch, PIL or numpy (``tests/test_cli_light.py``): a command
+imports what it needs when it runs, so ``mlsm --help`` and ``mlsm CMD --help`` start fast.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
+
 
 def _number(text: str, kind: type, what: str):
     try:
@@ -71,7 +76,7 @@ def add_command_group(subparsers, name: str, help: str, description: str):
 # subcommand name -> module that registers it (kept in one table, imported lazily)
 COMMANDS: dict[str, str] = {
     "data": "mlsm.data.cli",
-    "demo": "mlsm.app",
+    "demo": "mlsm.app_cli",
     "train": "mlsm.train.cli",
     "enhance": "mlsm.enhance_cli",
     "export-onnx": "mlsm.export_cli",
@@ -94,15 +99,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    """Run ``mlsm ARGV``; Ctrl-C (also while the parser is built) prints one line and returns 130."""
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
-        return int(exc.code or 0)
-    if not getattr(args, "func", None):
-        parser.print_help(sys.stderr)
-        return 2
-    try:
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+            return int(exc.code or 0)
+        if not getattr(args, "func", None):
+            parser.print_help(sys.stderr)
+            return 2
         return int(args.func(args))
     except KeyboardInterrupt:
         print("mlsm: interrupted", file=sys.stderr)
