@@ -7,6 +7,7 @@ import os
 import sys
 import threading
 import warnings
+import zlib
 from pathlib import Path
 from typing import BinaryIO
 
@@ -62,6 +63,53 @@ def _strict_truncation():
             ImageFile.LOAD_TRUNCATED_IMAGES = previous
 
 
+_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8", "JPEG"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"),
+               (b"BM", "BMP"), (b"GIF8", "GIF"), (b"RIFF", "WebP"))
+_JPEG_FRAMES = {0xC0: "baseline", 0xC1: "extended", 0xC2: "progressive", 0xC3: "lossless",
+                0xC5: "differential", 0xC6: "differential progressive", 0xC7: "differential lossless",
+                0xC9: "arithmetic-coded", 0xCA: "arithmetic-coded progressive", 0xCB: "arithmetic-coded lossless",
+                0xCD: "arithmetic-coded differential", 0xCE: "arithmetic-coded differential progressive",
+                0xCF: "arithmetic-coded differential lossless"}
+
+
+def _why_unidentified(stream: BinaryIO) -> str:
+    """What is wrong with a file Pillow could not identify, as precisely as its first bytes tell:
+    an unsupported JPEG kind (12-bit, lossless, arithmetic), a PNG chunk with a bad CRC, the
+    header of a known format that is corrupt, or no known format at all."""
+    stream.seek(0)
+    head = stream.read(1 << 16)
+    kind = next((name for signature, name in _SIGNATURES if head.startswith(signature)), None)
+    if kind == "PNG":
+        position = 8
+        while position + 12 <= len(head):
+            length = int.from_bytes(head[position:position + 4], "big")
+            chunk = head[position + 4:position + 8]
+            end = position + 12 + length
+            if end > len(head) or chunk == b"IDAT":
+                break
+            stored = int.from_bytes(head[end - 4:end], "big")
+            if zlib.crc32(head[position + 4:end - 4]) != stored:
+                return f"corrupt PNG: CRC error in the {chunk.decode('latin-1')} chunk"
+            position = end
+        return "corrupt PNG header"
+    if kind == "JPEG":
+        position = 2
+        while position + 9 < len(head) and head[position] == 0xFF:
+            marker = head[position + 1]
+            if marker in _JPEG_FRAMES:
+                precision = head[position + 4]
+                if precision != 8:
+                    return f"{precision}-bit JPEG is not supported (8 bits per sample only)"
+                if marker not in (0xC0, 0xC1, 0xC2):
+                    return f"{_JPEG_FRAMES[marker]} JPEG is not supported (baseline and progressive only)"
+                break
+            position += 2 + int.from_bytes(head[position + 2:position + 4], "big")
+        return "corrupt JPEG header"
+    if kind is not None:
+        return f"corrupt {kind} header"
+    return f"not a recognised image (readable formats: {', '.join(_READ_FORMATS)})"
+
+
 def _open_header(stream: BinaryIO, label: PathLike, limit: int) -> Image.Image:
     """Parse the header only and refuse oversized images before any pixel is decoded."""
     stream.seek(0)
@@ -76,9 +124,7 @@ def _open_header(stream: BinaryIO, label: PathLike, limit: int) -> Image.Image:
             "raise PIL.Image.MAX_IMAGE_PIXELS to allow it"
         ) from exc
     except UnidentifiedImageError as exc:
-        raise ImageReadError(
-            label, f"not a recognised image (readable formats: {', '.join(_READ_FORMATS)})"
-        ) from exc
+        raise ImageReadError(label, _why_unidentified(stream)) from exc
     except Exception as exc:
         raise ImageReadError(label, f"corrupt image header ({_one_line(exc)})") from exc
     width, height = im.size

@@ -1,6 +1,7 @@
 """Tests for mlsm.io.reading: every readable format, decompression bombs, broken inputs."""
 from __future__ import annotations
 
+import io
 import struct
 import warnings
 
@@ -284,3 +285,26 @@ def _a_clean_jpeg(folder):
     path = folder / "clean.jpg"
     Image.fromarray(smooth_rgb()).save(path, quality=90)
     return path
+
+
+def test_unidentified_files_say_what_is_unsupported_or_corrupt(tmp_path):
+    buffer = io.BytesIO()
+    Image.fromarray(smooth_rgb(16, 16)).save(buffer, "JPEG", quality=90)
+    jpeg = bytearray(buffer.getvalue())
+    sof = jpeg.find(b"\xff\xc0")
+    twelve = bytes(jpeg[:sof + 4]) + b"\x0c" + bytes(jpeg[sof + 5:])
+    lossless = bytes(jpeg[:sof + 1]) + b"\xc3" + bytes(jpeg[sof + 2:])
+    buffer = io.BytesIO()
+    Image.fromarray(smooth_rgb(16, 16)).save(buffer, "PNG")
+    png = bytearray(buffer.getvalue())
+    png[8 + 8 + 13] ^= 0xFF  # IHDR's CRC
+    cases = {"twelve.jpg": (twelve, "12-bit JPEG is not supported"),
+             "lossless.jpg": (lossless, "lossless JPEG is not supported"),
+             "crc.png": (bytes(png), "CRC error in the IHDR chunk"),
+             "zeros.tif": (b"II*\x00" + b"\x00" * 60, "corrupt TIFF header"),
+             "html.png": (b"<!doctype html>", "not a recognised image")}
+    for name, (data, cause) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(ImageReadError, match=cause) as caught:
+            read_image(tmp_path / name)
+        assert_one_line_names(caught.value, tmp_path / name)
