@@ -72,6 +72,23 @@ _JPEG_FRAMES = {0xC0: "baseline", 0xC1: "extended", 0xC2: "progressive", 0xC3: "
                 0xCF: "arithmetic-coded differential lossless"}
 
 
+def _unsupported_jpeg(head: bytes) -> str | None:
+    """Why the JPEG starting with ``head`` cannot be decoded by Pillow (12-bit samples, lossless
+    or arithmetic coding), or None if its frame header is of a supported kind."""
+    position = 2
+    while position + 9 < len(head) and head[position] == 0xFF:
+        marker = head[position + 1]
+        if marker in _JPEG_FRAMES:
+            precision = head[position + 4]
+            if precision != 8:
+                return f"{precision}-bit JPEG is not supported (8 bits per sample only)"
+            if marker not in (0xC0, 0xC1, 0xC2):
+                return f"{_JPEG_FRAMES[marker]} JPEG is not supported (baseline and progressive only)"
+            return None
+        position += 2 + int.from_bytes(head[position + 2:position + 4], "big")
+    return None
+
+
 def _why_unidentified(stream: BinaryIO) -> str:
     """What is wrong with a file Pillow could not identify, as precisely as its first bytes tell:
     an unsupported JPEG kind (12-bit, lossless, arithmetic), a PNG chunk with a bad CRC, the
@@ -93,18 +110,7 @@ def _why_unidentified(stream: BinaryIO) -> str:
             position = end
         return "corrupt PNG header"
     if kind == "JPEG":
-        position = 2
-        while position + 9 < len(head) and head[position] == 0xFF:
-            marker = head[position + 1]
-            if marker in _JPEG_FRAMES:
-                precision = head[position + 4]
-                if precision != 8:
-                    return f"{precision}-bit JPEG is not supported (8 bits per sample only)"
-                if marker not in (0xC0, 0xC1, 0xC2):
-                    return f"{_JPEG_FRAMES[marker]} JPEG is not supported (baseline and progressive only)"
-                break
-            position += 2 + int.from_bytes(head[position + 2:position + 4], "big")
-        return "corrupt JPEG header"
+        return _unsupported_jpeg(head) or "corrupt JPEG header"
     if kind is not None:
         return f"corrupt {kind} header"
     return f"not a recognised image (readable formats: {', '.join(_READ_FORMATS)})"
@@ -305,6 +311,11 @@ def _decode(stream: BinaryIO, label: PathLike, max_pixels: int | None):
             raise ImageTooLargeError(label, "not enough memory to decode the image") from exc
         except Exception as exc:
             text = _one_line(exc)
+            if isinstance(im, JpegImagePlugin.JpegImageFile):
+                stream.seek(0)
+                unsupported = _unsupported_jpeg(stream.read(1 << 16))
+                if unsupported:
+                    raise ImageReadError(label, unsupported) from exc
             if "truncated" in text.lower():
                 raise ImageReadError(label, f"truncated image data ({text})") from exc
             raise ImageReadError(label, f"corrupt or unreadable image data ({text})") from exc
