@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 import mlsm
-from mlsm.models.zoo import EnhancementModel
+from mlsm.inference import EnhancementModel
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

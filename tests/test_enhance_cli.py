@@ -311,7 +311,7 @@ def test_missing_input_fails_alone(tmp_path, weights, capsys):
 
 def test_unexpected_error_is_one_line(tmp_path, weights, capsys, monkeypatch):
     """A failure that is not an ImageError (e.g. out of memory) is reported as ``type: msg``."""
-    from mlsm.models.zoo import EnhancementModel
+    from mlsm.inference import EnhancementModel
 
     original = EnhancementModel.enhance
 

@@ -13,11 +13,11 @@ pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 from mlsm.cli import main  # noqa: E402
-from mlsm.export import (OnnxEnhancer, OnnxUnavailableError, PaddedEnhancerGraph, export_onnx_bytes,  # noqa: E402
-                         load_onnx_model)
+from mlsm.inference.onnx_backend import OnnxEnhancer, load_onnx_model  # noqa: E402
+from mlsm.inference.onnx_graph import OnnxUnavailableError, PaddedEnhancerGraph, export_onnx_bytes  # noqa: E402
 from mlsm.io import read_image  # noqa: E402
 from mlsm.models import Enhancer, ModelConfig, VAEConfig  # noqa: E402
-from mlsm.models.zoo import load_model  # noqa: E402
+from mlsm.inference import load_model  # noqa: E402
 from mlsm.tiling import run_padded  # noqa: E402
 
 

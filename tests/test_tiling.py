@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from mlsm.models import Enhancer, ModelConfig, VAEConfig
-from mlsm.models.zoo import EnhancementModel
+from mlsm.inference import EnhancementModel
 from mlsm.tiling import pad_to_multiple, run_padded, run_tiled
 
 

@@ -1,5 +1,9 @@
 """Architecture configs (typed) and the named presets.
 
+A preset name (a key of :data:`PRESETS`) is the first part of a zoo name
+(``mlsm_small.synth_dark_jpeg``); the network class built from a config is its ``arch``
+(``enhancer`` or ``direct``, :data:`mlsm.models.zoo.ARCHS`).
+
 * ``mlsm_small``: the CPU default. Pixel-unshuffle x2 at the input (level 0 runs at half
   resolution), widths 16/32/64, no normalisation (exact tiled inference), so 1080p inference
   costs fewer multiply-accumulates per pixel than Zero-DCE (79 k MAC/pixel).
