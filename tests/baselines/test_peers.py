@@ -81,7 +81,7 @@ def _pattern(height: int = 40, width: int = 56) -> np.ndarray:
 
 def test_table_has_the_documented_peers():
     assert set(PEERS) == {"zero_dce", "zero_dce_pp", "zero_dce_pp_s12", "sci", "pairlie", "iat",
-                          "uretinex", "dncnn3"}
+                          "uretinex", "flol", "flol_uhd", "zero_ig", "zero_ig_lsrw", "dncnn3"}
     for name, spec in PEERS.items():
         assert spec.name == name
         assert spec.kind in {"enhancer", "deblocker"}
@@ -89,8 +89,20 @@ def test_table_has_the_documented_peers():
     assert PEERS["dncnn3"].kind == "deblocker"
 
 
+NEW_PEERS_2024_2025 = ("flol", "flol_uhd", "zero_ig", "zero_ig_lsrw")
+
+
+def test_new_peers_join_every_setting_of_the_standard_comparison():
+    """FLOL+ and Zero-IG alone, E+dncnn3 and dncnn3+E, in ``mlsm eval run --standard``."""
+    from mlsm.eval.cli import standard_methods
+    methods = standard_methods()
+    for name in NEW_PEERS_2024_2025:
+        assert PEERS[name].kind == "enhancer"
+        assert {name, f"{name}+dncnn3", f"dncnn3+{name}"} <= set(methods), name
+
+
 @pytest.mark.parametrize("name", sorted(PEERS))
-@pytest.mark.parametrize("size", [(37, 53), (9, 14)])
+@pytest.mark.parametrize("size", [(37, 53), (9, 14), (7, 5)])
 def test_random_init_runs_on_odd_sizes(name, size):
     torch.manual_seed(0)
     method = build_peer(name, random_init=True)
@@ -99,6 +111,17 @@ def test_random_init_runs_on_odd_sizes(name, size):
     assert method.name == name
     assert out.shape == image.shape and out.dtype == np.float32
     assert np.isfinite(out).all() and out.min() >= 0.0 and out.max() <= 1.0
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="PairLIE reflect-pads by 1 px: sides >= 2"))
+    if name == "pairlie" else name for name in sorted(PEERS)])
+@pytest.mark.parametrize("size", [(1, 7), (6, 1)])
+def test_random_init_runs_on_one_pixel_strips(name, size):
+    torch.manual_seed(0)
+    image = np.random.default_rng(2).random((*size, 3), dtype=np.float32) * 0.3
+    out = build_peer(name, random_init=True)(image)
+    assert out.shape == image.shape and np.isfinite(out).all()
 
 
 def test_zero_dce_applies_eight_curves_in_channel_order():
@@ -205,7 +228,9 @@ def test_dncnn_loader_errors(tmp_path, monkeypatch):
 # dict, BatchNorm running statistics included; its learnable parameters are 91,154.
 EXPECTED_PARAMETERS = {
     "zero_dce": 79_416, "zero_dce_pp": 10_561, "zero_dce_pp_s12": 10_561, "pairlie": 341_767,
-    "dncnn3": 665_921, "iat": 91_154, "sci": 258,
+    "dncnn3": 665_921, "iat": 91_154, "sci": 258, "flol": 94_518, "flol_uhd": 94_518,
+    # Zero-IG's 198,252 counts the shared enhancer block four times and the BatchNorm statistics
+    "zero_ig": 86_572, "zero_ig_lsrw": 86_572,
 }
 URETINEX_PARTS = {"decom_low": 20_548, "model_R": 188_099, "model_L": 77_761, "model_A": 53_697}
 
