@@ -14,7 +14,7 @@ import numpy as np
 from mlsm.data.evalset import load_evalset
 from mlsm.io import read_image
 from mlsm.metrics import psnr
-from mlsm.models.zoo import load_model
+from mlsm.inference import load_model
 
 
 def main() -> None:

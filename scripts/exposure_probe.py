@@ -24,7 +24,7 @@ from mlsm.data.synthetic import load_photos
 from mlsm.io import read_image
 from mlsm.metrics import psnr
 from mlsm.models.exposure import PERCENTILES, ExposureHead, scale_brightness
-from mlsm.models.zoo import load_model
+from mlsm.inference import load_model
 
 GRIDS = {"pixels": 10 ** 9, "15625 cells": 15625, "4096 cells": 4096}
 # feature columns: 0 log mean, 1..10 the PERCENTILES, 11 constant

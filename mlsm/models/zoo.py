@@ -29,8 +29,6 @@ __all__ = ["WeightSpec", "ZOO", "DEFAULT_MODEL", "ARCHS", "PAPER", "ModelUnavail
            "resolve_weights", "load_network", "default_model_name", "resolve_network", "mlsm_spec_target"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-
-
 PAPER = "Zeng et al., Multiple Latent Space Mapping for Compressed Dark Image Enhancement"
 
 
@@ -173,9 +171,10 @@ def mlsm_spec_target(spec: str) -> str:
     return spec.partition(":")[2] or DEFAULT_MODEL
 
 
-# Moved to mlsm.inference; still served here for the callers that import them from the zoo
-# (mlsm.baselines.registry finds build_mlsm_method through this module's name). Looked up
-# by name at first use, like the registry does, so the zoo never imports the inference layer.
+# Moved to mlsm.inference; still served here, looked up by module name at first use (as the
+# registry does), for the callers that reach them through the zoo: baselines.registry
+# (build_mlsm_method via ``_ZOO_MODULE``) and tests/models/test_exposure.py (load_model).
+# A run-time upward reference; delete this once they import from mlsm.inference.
 _MOVED_TO_INFERENCE = ("EnhancementModel", "load_model", "build_mlsm_method")
 
 
