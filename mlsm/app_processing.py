@@ -7,7 +7,6 @@ import logging
 import os
 import re
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from mlsm.eval.crops import darkest_region
 from mlsm.io import (ImageError, ImageInfo, ImageReadError, decode_image_bytes,
                      iter_image_files, to_uint8, write_image)
 
@@ -68,7 +68,8 @@ def _one_line(exc: BaseException) -> str:
 
 
 class MethodCache:
-    """Builds the mlsm models and comparison methods on first use and keeps them.
+    """The demo's menus over the shared :class:`mlsm.baselines.cache.MethodCache`: mlsm models
+    and comparison methods are built on first use and kept.
 
     Args:
         models: mlsm weight names (see :func:`mlsm.models.zoo.list_models`) or ``.safetensors``
@@ -78,13 +79,13 @@ class MethodCache:
     """
 
     def __init__(self, models: Sequence[str] = (), peers_dir: str | Path | None = None, device: str = "cpu"):
+        from mlsm.baselines.cache import MethodCache as SharedCache
         from mlsm.baselines.peers import default_peers_dir
 
         self.models = list(dict.fromkeys(str(model) for model in models))
         self.peers_dir = Path(peers_dir).expanduser() if peers_dir else default_peers_dir()
         self.device = device
-        self._built: dict[tuple[str, str], object] = {}
-        self._lock = threading.Lock()
+        self._methods = SharedCache(self.peers_dir, device)
 
     def model_choices(self) -> list[tuple[str, str]]:
         """(label, value) pairs for the model menu: zoo names as they are, paths by file name."""
@@ -93,8 +94,9 @@ class MethodCache:
     def unavailable_reason(self, name: str) -> str | None:
         """Why comparison ``name`` cannot run here (missing peer weights), or None if it can."""
         from mlsm.baselines.peers import PEERS
+        from mlsm.baselines.spec import MethodSpec
 
-        for step in (part.strip() for part in name.split("+")):
+        for step in MethodSpec.parse(name).steps:
             if step not in PEERS:
                 continue
             if self.peers_dir is None:
@@ -117,30 +119,23 @@ class MethodCache:
         return choices
 
     def mlsm(self, name: str):
-        """The loaded :class:`~mlsm.models.zoo.EnhancementModel` for a zoo name or path."""
-        from mlsm.models.zoo import load_model
+        """The loaded mlsm model (method ``mlsm:<name>``) for a zoo name or weights path."""
+        from mlsm.baselines.spec import MLSM_PREFIX
 
-        return self._get("mlsm", name, lambda: load_model(name, device=self.device))
+        return self._get("mlsm", name, f"{MLSM_PREFIX}:{name}")
 
     def comparison(self, name: str):
         """The comparison :class:`~mlsm.baselines.base.Method` called ``name``."""
-        from mlsm.baselines.registry import build_method
-
         reason = self.unavailable_reason(name)
         if reason:
             raise MethodUnavailableError(f"comparison {name!r} is unavailable: {reason}")
-        return self._get("comparison", name, lambda: build_method(name, peers_dir=self.peers_dir,
-                                                                  device=self.device))
+        return self._get("comparison", name, name)
 
-    def _get(self, kind: str, name: str, build):
-        with self._lock:
-            key = (kind, name)
-            if key not in self._built:
-                try:
-                    self._built[key] = build()
-                except Exception as exc:
-                    raise MethodUnavailableError(f"{kind} {name!r} could not be loaded ({_one_line(exc)})") from exc
-            return self._built[key]
+    def _get(self, kind: str, name: str, spec: str):
+        try:
+            return self._methods.get(spec)
+        except Exception as exc:
+            raise MethodUnavailableError(f"{kind} {name!r} could not be loaded ({_one_line(exc)})") from exc
 
 
 def default_models(requested: str | None = None) -> list[str]:
@@ -169,29 +164,17 @@ def list_samples(folder: str | Path | None = SAMPLES_DIR) -> list[Path]:
 # --------------------------------------------------------------------------- pictures
 
 
-def _luminance(image: np.ndarray) -> np.ndarray:
-    """Rec. 601 luma of float RGB (H, W, 3)."""
-    return image[..., 0] * 0.299 + image[..., 1] * 0.587 + image[..., 2] * 0.114
+def _zoom_region(image: np.ndarray, side: int) -> tuple[int, int, int, int]:
+    """(x, y, w, h) of the demo's zoom: :func:`mlsm.eval.crops.darkest_region`, pitch-black
+    windows included (the demo shows what the methods make of the blackest parts too)."""
+    return darkest_region(image, side, min_mean=0.0)
 
 
 def darkest_window(image: np.ndarray, side: int) -> tuple[int, int]:
-    """(top, left) of the ``side`` x ``side`` window of lowest mean luma in float RGB ``image``.
-
-    Window means come from a summed-area table on a subsampled luma (about 512 px a side),
-    so a 40 MP photo costs milliseconds; the answer is exact on small images.
-    """
-    height, width = image.shape[:2]
-    side = max(1, min(int(side), height, width))
-    step = max(1, max(height, width) // 512)
-    luma = _luminance(image[::step, ::step]).astype(np.float64)
-    window = max(1, side // step)
-    window_h, window_w = min(window, luma.shape[0]), min(window, luma.shape[1])
-    table = np.zeros((luma.shape[0] + 1, luma.shape[1] + 1))
-    table[1:, 1:] = luma.cumsum(0).cumsum(1)
-    sums = (table[window_h:, window_w:] - table[:-window_h, window_w:]
-            - table[window_h:, :-window_w] + table[:-window_h, :-window_w])
-    row, col = np.unravel_index(int(np.argmin(sums)), sums.shape)
-    return min(int(row) * step, height - side), min(int(col) * step, width - side)
+    """(top, left) of the demo's zoom window (side ``side`` px, at most half the image) in
+    float RGB ``image``; see :func:`_zoom_region`."""
+    left, top, _, _ = _zoom_region(image, side)
+    return top, left
 
 
 def _font(size: int):
@@ -432,7 +415,7 @@ def _show(result: DemoResult, image: np.ndarray, outputs: dict[str, np.ndarray],
         result.comparison = _display(outputs[comparison])
     side = int(np.clip(min(image.shape[:2]) // 4, 16, 160))
     result.zoom_factor = 3 if side <= 96 else 2
-    top, left = darkest_window(image, side)
+    left, top, side, _ = _zoom_region(image, side)
     panels = [("input", image)] + [(label, output) for label, output in outputs.items()]
     result.zoom = zoom_panel(panels, top, left, side, factor=result.zoom_factor)
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from mlsm.baselines.base import Method
 from mlsm.baselines.classical import validate_image
+from mlsm.baselines.spec import join_steps
 
 __all__ = ["Pipeline", "PipelineStepError"]
 
@@ -42,7 +43,7 @@ class Pipeline:
                 raise ValueError(f"steps[{index}]: expected a Method (with a str name and "
                                  f"__call__), got {type(step).__name__}")
         self.steps = steps
-        self.name = "+".join(step.name for step in steps)
+        self.name = join_steps(step.name for step in steps)
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         image = validate_image(image)

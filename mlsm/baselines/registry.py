@@ -8,6 +8,9 @@ Names::
     a+b+c                                         a :class:`~mlsm.baselines.pipelines.Pipeline`
                                                   running a, then b, then c
 
+(the grammar: :mod:`mlsm.baselines.spec`; built methods are kept by
+:class:`mlsm.baselines.cache.MethodCache`.)
+
 The mlsm paper compares three settings (Sec. I, Figs. 7-9): *enhancement* (a peer enhancer
 ``E`` alone), *enhancement + deblocking* (``"E+dncnn3"``) and *deblocking + enhancement*
 (``"dncnn3+E"``). :func:`standard_comparison` lists all three for every peer enhancer.
@@ -25,6 +28,7 @@ from mlsm.baselines.base import Method
 from mlsm.baselines.classical import CLAHE, GammaCorrection, HistogramEqualization, Identity
 from mlsm.baselines.lime import LIME
 from mlsm.baselines.pipelines import Pipeline
+from mlsm.baselines.spec import MLSM_PREFIX, MethodSpec, is_mlsm_spec, join_steps
 
 __all__ = ["CLASSICAL", "UnknownMethodError", "build_method", "is_mlsm_spec", "list_methods",
            "standard_comparison", "peer_enhancers", "peer_deblockers"]
@@ -37,8 +41,6 @@ CLASSICAL: dict[str, Callable[[], Method]] = {
     "lime": LIME,
 }
 
-PIPELINE_SEPARATOR = "+"
-MLSM_PREFIX = "mlsm"
 _PEERS_MODULE = "mlsm.baselines.peers"
 _ZOO_MODULE = "mlsm.models.zoo"
 
@@ -75,15 +77,10 @@ def _single_names() -> list[str]:
     return list(CLASSICAL) + [name for name in _peers() if name not in CLASSICAL]
 
 
-def is_mlsm_spec(name: str) -> bool:
-    """``"mlsm"`` (the default model) or ``"mlsm:NAME_OR_PATH"``."""
-    return name == MLSM_PREFIX or name.startswith(MLSM_PREFIX + ":")
-
-
 def _build_single(name: str, peers_dir, device: str) -> Method:
     if name in CLASSICAL:
         return CLASSICAL[name]()
-    if name.startswith(MLSM_PREFIX):
+    if is_mlsm_spec(name):
         zoo = importlib.import_module(_ZOO_MODULE)
         return zoo.build_mlsm_method(name, device)
     if name in _peers():
@@ -104,21 +101,18 @@ def build_method(name: str, peers_dir=None, device: str = "cpu") -> Method:
         UnknownMethodError: a name, or a step of a pipeline, is not known (the message lists
             the known names).
     """
-    if not isinstance(name, str):
-        raise TypeError(f"name: expected a str, got {type(name).__name__}")
-    name = name.strip()
-    parts = name.split(PIPELINE_SEPARATOR)
-    if any(not part.strip() for part in parts):
-        raise UnknownMethodError(name, _single_names())
-    steps = [_build_single(part.strip(), peers_dir, device) for part in parts]
+    spec = MethodSpec.parse(name)
+    if spec.has_empty_step:
+        raise UnknownMethodError(spec.name, _single_names())
+    steps = [_build_single(step, peers_dir, device) for step in spec.steps]
     return steps[0] if len(steps) == 1 else Pipeline(steps)
 
 
 def _two_stage_pipelines() -> tuple[list[str], list[str]]:
     """(enhancement + deblocking, deblocking + enhancement) names for every peer enhancer."""
     enhancers, deblockers = peer_enhancers(), peer_deblockers()
-    enhance_then_deblock = [f"{e}{PIPELINE_SEPARATOR}{d}" for d in deblockers for e in enhancers]
-    deblock_then_enhance = [f"{d}{PIPELINE_SEPARATOR}{e}" for d in deblockers for e in enhancers]
+    enhance_then_deblock = [join_steps((e, d)) for d in deblockers for e in enhancers]
+    deblock_then_enhance = [join_steps((d, e)) for d in deblockers for e in enhancers]
     return enhance_then_deblock, deblock_then_enhance
 
 

@@ -34,6 +34,7 @@ import math
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+from mlsm.baselines.spec import MethodSpec
 from mlsm.eval.runner import METRIC_KEYS, RESULTS_NAME, write_text_atomic
 
 __all__ = [
@@ -105,8 +106,9 @@ def method_setting(name: str, deblockers: Sequence[str] | None = None) -> str:
     ('mlsm', 'classical')
     """
     deblockers = tuple(_deblockers() if deblockers is None else deblockers)
-    steps = [step.strip() for step in name.split("+")]
-    if any(step.startswith("mlsm") for step in steps):
+    spec = MethodSpec.parse(name)
+    steps = spec.steps
+    if spec.mlsm_steps:
         return "mlsm"
     if len(steps) == 1:
         if name == "identity":

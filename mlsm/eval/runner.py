@@ -34,7 +34,7 @@ Choices made here:
   and is rejected before anything runs.
 * Pipelines share their common first steps on the same input (``dncnn3`` of every
   ``dncnn3+E``, ``E`` of ``E+dncnn3`` after ``E`` alone); outputs and times are those of
-  running each pipeline alone (see :class:`_StepCache`).
+  running each pipeline alone (see :class:`StepCache`).
 * Each method gets one untimed warm-up call on a small image after it is built, so the
   first timed image does not carry one-off costs (allocations, kernel selection).
 
@@ -62,10 +62,12 @@ import numpy as np
 from mlsm.atomic import write_text_atomic
 from mlsm.baselines.classical import validate_image
 from mlsm.baselines.pipelines import Pipeline
-from mlsm.baselines.registry import PIPELINE_SEPARATOR, UnknownMethodError, build_method, is_mlsm_spec, list_methods
-from mlsm.io import read_image, to_uint8, write_image
-from mlsm.eval.sources import (EvalConfigError, EvalSource, _check_fingerprint, _manifest_digest,
-                               _qualities_for, resolve_sets)
+from mlsm.baselines.cache import MethodCache
+from mlsm.baselines.registry import UnknownMethodError, build_method, list_methods
+from mlsm.baselines.spec import PIPELINE_SEPARATOR, MethodSpec, is_mlsm_spec
+from mlsm.eval.sources import EvalConfigError, EvalSource, check_fingerprint, manifest_digest, qualities_for, resolve_sets
+from mlsm.io import read_image, write_image
+from mlsm.io.convert import quantize_8bit, to_uint8
 from mlsm.metrics import average, compute_metrics
 
 __all__ = [
@@ -77,6 +79,14 @@ __all__ = [
     "EvalSource",
     "run_eval",
     "validate_methods",
+    "method_cache",
+    "get_method",
+    "skipped_methods",
+    "StepCache",
+    "apply_method",
+    "append_record",
+    "one_line",
+    "log_to_stderr",
     "resolve_sets",
     "method_folder_name",
     "cell_path",
@@ -99,14 +109,15 @@ class MethodBuildError(RuntimeError):
 
 # ----------------------------------------------------------------------------- small helpers
 
-def _stderr(message: str) -> None:
+def log_to_stderr(message: str) -> None:
     """Print a notice on stderr without breaking an active tqdm bar."""
     from tqdm import tqdm
 
     tqdm.write(message, file=sys.stderr)
 
 
-def _one_line(error: BaseException) -> str:
+def one_line(error: BaseException) -> str:
+    """``"Type: message"`` on one line (a record's ``"error"``, a skipped method's reason)."""
     text = " ".join(str(error).split()) or "(no message)"
     return f"{type(error).__name__}: {text}"
 
@@ -154,55 +165,62 @@ def validate_methods(methods: Sequence[str]) -> list[str]:
     known_set = set(known)
     unique: list[str] = []
     for name in methods:
-        name = str(name).strip()
-        steps = name.split(PIPELINE_SEPARATOR)
-        for step in steps:
-            step = step.strip()
+        spec = MethodSpec.parse(str(name))
+        for step in spec.steps:
             if step in known_set or is_mlsm_spec(step):
                 continue
             singles = [k for k in known if PIPELINE_SEPARATOR not in k]
             raise EvalConfigError(
-                f"unknown method {step!r}" + (f" in {name!r}" if step != name else "")
+                f"unknown method {step!r}" + (f" in {spec.name!r}" if step != spec.name else "")
                 + f"; known: {', '.join(singles)}, mlsm[:<weights or zoo tag>], and pipelines 'a+b' of these")
-        if name not in unique:
-            unique.append(name)
+        if spec.name not in unique:
+            unique.append(spec.name)
     return unique
 
 
-class _MethodCache:
-    """Builds each method once, on first use; remembers the ones that cannot be built."""
+def _build(name: str, peers_dir=None, device: str = "cpu"):
+    return build_method(name, peers_dir=peers_dir, device=device)  # looked up here at each call
 
-    def __init__(self, peers_dir, device: str, strict: bool, log: Callable[[str], None]):
-        self.peers_dir = peers_dir
-        self.device = device
-        self.strict = strict
-        self.log = log
-        self.built: dict[str, object] = {}
-        self.skipped: dict[str, str] = {}
 
-    def get(self, name: str):
-        """The method, or None when it cannot be built (reason in :attr:`skipped`)."""
-        if name in self.built:
-            return self.built[name]
-        if name in self.skipped:
-            return None
-        try:
-            method = build_method(name, peers_dir=self.peers_dir, device=self.device)
-        except UnknownMethodError as error:
-            raise EvalConfigError(str(error)) from None
-        except Exception as error:  # missing weights, bad checkpoint, ...: skip this method
-            reason = _one_line(error)
-            if self.strict:
-                raise MethodBuildError(f"method {name!r} cannot be built: {reason}") from error
-            self.skipped[name] = reason
-            self.log(f"mlsm eval: skipping method {name!r}: {reason}")
-            return None
-        try:  # untimed warm-up; a failure here shows up again (and is recorded) on real images
-            method(np.full((_WARMUP_SIDE, _WARMUP_SIDE, 3), 0.1, dtype=np.float32))
-        except Exception:
-            pass
-        self.built[name] = method
-        return method
+def _warm_up(method) -> None:
+    """One untimed call on a small image; a failure shows up again (and is recorded) on real images."""
+    try:
+        method(np.full((_WARMUP_SIDE, _WARMUP_SIDE, 3), 0.1, dtype=np.float32))
+    except Exception:
+        pass
+
+
+def method_cache(peers_dir=None, device: str = "cpu") -> MethodCache:
+    """The shared :class:`~mlsm.baselines.cache.MethodCache`, with eval's warm-up call on
+    every method it builds."""
+    return MethodCache(peers_dir, device, prepare=_warm_up, build=_build)
+
+
+def get_method(cache: MethodCache, name: str, strict: bool = False, log: Callable[[str], None] = log_to_stderr):
+    """The method, or None when it cannot be built (reported once through ``log``; the reason
+    is in :func:`skipped_methods`).
+
+    Raises:
+        EvalConfigError: an unknown name.
+        MethodBuildError: it cannot be built and ``strict``.
+    """
+    reported = name in cache.failures
+    try:
+        return cache.get(name)
+    except UnknownMethodError as error:
+        raise EvalConfigError(str(error)) from None
+    except Exception as error:  # missing weights, bad checkpoint, ...: skip this method
+        reason = one_line(error)
+        if strict:
+            raise MethodBuildError(f"method {name!r} cannot be built: {reason}") from error
+        if not reported:
+            log(f"mlsm eval: skipping method {name!r}: {reason}")
+        return None
+
+
+def skipped_methods(cache: MethodCache) -> dict[str, str]:
+    """Methods that could not be built, with the reason (one line each)."""
+    return {name: one_line(error) for name, error in cache.failures.items()}
 
 
 # ----------------------------------------------------------------------------- sets
@@ -240,7 +258,7 @@ def read_cell(path: Path) -> dict[str, dict]:
 def weights_fingerprint(method_name: str) -> str | None:
     """First 16 hex digits of the sha256 of an mlsm method's weight file (None for others or
     when the file cannot be found: building the method will then report it)."""
-    mlsm_steps = [step for step in _steps_of(method_name) if is_mlsm_spec(step)]
+    mlsm_steps = MethodSpec.parse(method_name).mlsm_steps
     if not mlsm_steps:
         return None
     from mlsm.models.weights import sha256_of
@@ -255,7 +273,8 @@ def weights_fingerprint(method_name: str) -> str | None:
     return "+".join(digests)
 
 
-def _append(path: Path, record: Mapping) -> None:
+def append_record(path: Path, record: Mapping) -> None:
+    """Append ``record`` as one JSON line to ``path`` (flushed: a kill loses at most this line)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as stream:
         stream.write(json.dumps(record) + "\n")
@@ -264,7 +283,7 @@ def _append(path: Path, record: Mapping) -> None:
 
 # ----------------------------------------------------------------------------- one cell
 
-class _StepCache:
+class StepCache:
     """Outputs of pipeline prefixes on the current input, shared between methods.
 
     ``dncnn3+zero_dce``, ``dncnn3+sci``, ... all start by deblocking the same input, and
@@ -276,8 +295,7 @@ class _StepCache:
     """
 
     def __init__(self, methods: Sequence[str], max_bytes: int = 2 << 30):
-        self.wanted = {PIPELINE_SEPARATOR.join(_steps_of(m)[:i])
-                       for m in methods for i in range(1, len(_steps_of(m)))}
+        self.wanted = {prefix for m in methods for prefix in MethodSpec.parse(m).prefixes()}
         self.max_bytes = max_bytes
         self.entries: dict[str, tuple[np.ndarray, float]] = {}
         self.enabled = False
@@ -292,10 +310,6 @@ class _StepCache:
             self.entries[key] = (image, seconds)
 
 
-def _steps_of(method_name: str) -> list[str]:
-    return [step.strip() for step in method_name.split(PIPELINE_SEPARATOR)]
-
-
 def _as_step_output(output, shape: tuple[int, ...], what: str) -> np.ndarray:
     output = np.asarray(output)
     if output.shape != shape:
@@ -303,9 +317,10 @@ def _as_step_output(output, shape: tuple[int, ...], what: str) -> np.ndarray:
     return np.clip(output.astype(np.float32, copy=False), 0.0, 1.0)
 
 
-def _apply(method, method_name: str, low: np.ndarray, cache: _StepCache) -> tuple[np.ndarray, float]:
+def apply_method(method, method_name: str, low: np.ndarray, cache: StepCache) -> tuple[np.ndarray, float]:
     """Run ``method`` on ``low`` (timed), reusing cached pipeline prefixes."""
-    names = _steps_of(method_name)
+    spec = MethodSpec.parse(method_name)
+    names = spec.steps
     if not isinstance(method, Pipeline) or len(method.steps) != len(names):
         start = time.perf_counter()
         output = method(low)
@@ -315,7 +330,7 @@ def _apply(method, method_name: str, low: np.ndarray, cache: _StepCache) -> tupl
         return output, seconds
     image, seconds, first = validate_image(low), 0.0, 0
     for count in range(len(names) - 1, 0, -1):  # the longest prefix already computed
-        cached = cache.entries.get(PIPELINE_SEPARATOR.join(names[:count]))
+        cached = cache.entries.get(spec.prefix(count))
         if cached is not None:
             (image, seconds), first = cached, count
             break
@@ -325,19 +340,18 @@ def _apply(method, method_name: str, low: np.ndarray, cache: _StepCache) -> tupl
         seconds += time.perf_counter() - start
         image = _as_step_output(output, low.shape, f"{method_name}: step {names[index]}")
         if index < len(names) - 1:
-            cache.put(PIPELINE_SEPARATOR.join(names[:index + 1]), image, seconds)
+            cache.put(spec.prefix(index + 1), image, seconds)
     return image, seconds
 
 
 def _run_cell(method, method_name: str, low: np.ndarray, gt: np.ndarray,
-              cache: _StepCache) -> tuple[dict, np.ndarray]:
+              cache: StepCache) -> tuple[dict, np.ndarray]:
     """Metrics and the 8-bit output of ``method`` on ``low``; raises what the method raises."""
-    output, seconds = _apply(method, method_name, low, cache)
+    output, seconds = apply_method(method, method_name, low, cache)
     if not np.all(np.isfinite(output)):
         raise ValueError("output contains NaN or infinite values")
-    output_uint8 = to_uint8(output)
-    scores = compute_metrics(output_uint8.astype(np.float32) / 255.0, gt)
-    return {**{key: float(scores[key]) for key in METRIC_KEYS}, "seconds": seconds}, output_uint8
+    scores = compute_metrics(quantize_8bit(output), gt)
+    return {**{key: float(scores[key]) for key in METRIC_KEYS}, "seconds": seconds}, to_uint8(output)
 
 
 # ----------------------------------------------------------------------------- summary
@@ -395,7 +409,7 @@ def _set_record(source: EvalSource, qualities: Sequence[int], count: int) -> dic
     return {"name": source.name, "spec": source.spec, "root": str(source.evalset.root.resolve()),
             "kind": manifest.get("kind"), "layout": manifest.get("layout"), "seed": manifest.get("seed"),
             "source": manifest.get("source"), "manifest_command": manifest.get("command"),
-            "manifest_sha256": _manifest_digest(source.evalset), "qualities": list(qualities),
+            "manifest_sha256": manifest_digest(source.evalset), "qualities": list(qualities),
             "images": count, "images_in_set": len(source.evalset)}
 
 
@@ -404,7 +418,7 @@ def _set_record(source: EvalSource, qualities: Sequence[int], count: int) -> dic
 def run_eval(methods: Sequence[str], sets: Sequence[str | Path], out_dir: str | Path,
              qualities: Sequence[int] | None = None, peers_dir=None, device: str = "cpu",
              max_images: int | None = None, save_images: bool = False, progress: bool = True,
-             strict: bool = False, log: Callable[[str], None] = _stderr) -> Path:
+             strict: bool = False, log: Callable[[str], None] = log_to_stderr) -> Path:
     """Evaluate ``methods`` on ``sets`` at ``qualities``; returns the path of ``results.json``.
 
     Args:
@@ -439,12 +453,12 @@ def run_eval(methods: Sequence[str], sets: Sequence[str | Path], out_dir: str | 
     plan = []  # (source, qualities, items)
     for source in sources:
         items = source.evalset.items[:max_images] if max_images else source.evalset.items
-        plan.append((source, _qualities_for(source, qualities), items))
+        plan.append((source, qualities_for(source, qualities), items))
     for source, _, _ in plan:
-        _check_fingerprint(out_dir, source)
+        check_fingerprint(out_dir, source)
 
-    cache = _MethodCache(peers_dir, device, strict, log)
-    steps = _StepCache(methods)
+    cache = method_cache(peers_dir, device)
+    steps = StepCache(methods)
     done: dict[tuple[str, str, int], dict[str, dict]] = {}
     fingerprints = {method: weights_fingerprint(method) for method in methods}
     for source, set_qualities, _ in plan:
@@ -477,7 +491,7 @@ def run_eval(methods: Sequence[str], sets: Sequence[str | Path], out_dir: str | 
                         has_record = item.name in finished_cells
                         if has_record and not (save_images and not image_path.is_file()):
                             continue
-                        method = cache.get(method_name)
+                        method = get_method(cache, method_name, strict, log)
                         if method is None:
                             if not has_record:
                                 bar.update(1)
@@ -498,7 +512,7 @@ def run_eval(methods: Sequence[str], sets: Sequence[str | Path], out_dir: str | 
                             if has_record:
                                 continue  # only the image was missing; keep the good record
                             record.update({key: None for key in (*METRIC_KEYS, "seconds")})
-                            record["error"] = _one_line(error)
+                            record["error"] = one_line(error)
                             log(f"mlsm eval: {method_name} failed on {source.name}/{item.name} "
                                 f"QF {quality}: {record['error']}")
                         else:
@@ -508,12 +522,12 @@ def run_eval(methods: Sequence[str], sets: Sequence[str | Path], out_dir: str | 
                                 continue
                             record.update(scores)
                             finished_cells[item.name] = record
-                        _append(cell_path(out_dir, source.name, method_name, quality), record)
+                        append_record(cell_path(out_dir, source.name, method_name, quality), record)
                         bar.update(1)
     finally:
         bar.close()
 
-    return _write_results(out_dir, methods, plan, cache.skipped, device, peers_dir, save_images)
+    return _write_results(out_dir, methods, plan, skipped_methods(cache), device, peers_dir, save_images)
 
 
 def _write_results(out_dir: Path, methods: list[str], plan, skipped: Mapping[str, str], device: str,

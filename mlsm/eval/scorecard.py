@@ -40,9 +40,11 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from mlsm.atomic import write_text_atomic
-from mlsm.eval.runner import (EvalConfigError, _append, _apply, _MethodCache, _one_line, _StepCache, _stderr,
-                              environment, method_folder_name, read_cell, validate_methods, weights_fingerprint)
-from mlsm.io import decode_image_bytes, encode_jpeg, iter_image_files, read_image, to_uint8
+from mlsm.eval.runner import (EvalConfigError, StepCache, append_record, apply_method, environment, get_method,
+                              log_to_stderr, method_cache, method_folder_name, one_line, read_cell, skipped_methods,
+                              validate_methods, weights_fingerprint)
+from mlsm.io import decode_image_bytes, encode_jpeg, iter_image_files, read_image, to_float32, to_uint8
+from mlsm.io.convert import quantize_8bit
 from mlsm.metrics import block_edge_ratio, colourfulness, psnr, rgb_to_y
 from mlsm.niqe import niqe
 
@@ -127,7 +129,7 @@ def _downscale(image: np.ndarray, max_side: int | None) -> np.ndarray:
     scale = max_side / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     small = Image.fromarray(to_uint8(image)).resize(size, Image.Resampling.LANCZOS)
-    return np.asarray(small, dtype=np.float32) / 255.0
+    return to_float32(np.asarray(small))
 
 
 def _nan_to_none(value: float) -> float | None:
@@ -162,7 +164,7 @@ def _keys(reference: bool) -> tuple[str, ...]:
 
 def run_scorecard(methods: Sequence[str], sets: Sequence[str], out_dir: str | Path, peers_dir=None,
                   device: str = "cpu", max_side: int | None = None, max_images: int | None = None,
-                  progress: bool = True, log: Callable[[str], None] = _stderr) -> Path:
+                  progress: bool = True, log: Callable[[str], None] = log_to_stderr) -> Path:
     """Score the inputs and every method's outputs on every image; returns ``scorecard.json``.
 
     Args:
@@ -182,8 +184,8 @@ def run_scorecard(methods: Sequence[str], sets: Sequence[str], out_dir: str | Pa
     out_dir = Path(out_dir)
     plan = resolve_scorecard_sets(sets, max_images)
     out_dir.mkdir(parents=True, exist_ok=True)
-    cache = _MethodCache(peers_dir, device, strict=False, log=log)
-    steps = _StepCache([m for m in methods if m != INPUT])
+    cache = method_cache(peers_dir, device)
+    steps = StepCache([m for m in methods if m != INPUT])
     fingerprints = {m: (None if m == INPUT else weights_fingerprint(m)) for m in methods}
 
     def is_done(record: Mapping | None, method: str) -> bool:
@@ -208,14 +210,14 @@ def run_scorecard(methods: Sequence[str], sets: Sequence[str], out_dir: str | Pa
                     low = _downscale(low, max_side)
                     if reference is not None:
                         reference = _downscale(reference, max_side)
-                    low = to_uint8(low).astype(np.float32) / 255.0
+                    low = quantize_8bit(low)
                 except Exception as error:  # an unreadable image: every method fails on it, the batch goes on
-                    message = _one_line(error)
+                    message = one_line(error)
                     log(f"mlsm eval scorecard: cannot read {path}: {message}")
                     for method in todo:
                         record = {**base, "method": method, **{k: None for k in _keys(source.reference)},
                                   "seconds": None, "error": message}
-                        _append(_cell_file(out_dir, source.name, method), record)
+                        append_record(_cell_file(out_dir, source.name, method), record)
                         bar.update(1)
                     continue
                 steps.reset(low)
@@ -228,27 +230,27 @@ def run_scorecard(methods: Sequence[str], sets: Sequence[str], out_dir: str | Pa
                         if method_name == INPUT:
                             output, seconds = low, 0.0
                         else:
-                            method = cache.get(method_name)
+                            method = get_method(cache, method_name, log=log)
                             if method is None:
                                 bar.update(1)
                                 continue
-                            output, seconds = _apply(method, method_name, low, steps)
+                            output, seconds = apply_method(method, method_name, low, steps)
                             if not np.all(np.isfinite(output)):
                                 raise ValueError("output contains NaN or infinite values")
-                            output = to_uint8(output).astype(np.float32) / 255.0
+                            output = quantize_8bit(output)
                         record.update(score_image(output, low, reference))
                         record["seconds"] = seconds
                     except Exception as error:
                         record.update({k: None for k in _keys(source.reference)})
-                        record.update(seconds=None, error=_one_line(error))
+                        record.update(seconds=None, error=one_line(error))
                         log(f"mlsm eval scorecard: {method_name} failed on {source.name}/{path.name}: "
                             f"{record['error']}")
-                    _append(_cell_file(out_dir, source.name, method_name), record)
+                    append_record(_cell_file(out_dir, source.name, method_name), record)
                     done[(source.name, method_name)][path.name] = record
                     bar.update(1)
     finally:
         bar.close()
-    return _write_results(out_dir, methods, plan, cache.skipped, device, peers_dir, max_side)
+    return _write_results(out_dir, methods, plan, skipped_methods(cache), device, peers_dir, max_side)
 
 
 def _mean(values: Sequence) -> float | None:
@@ -309,7 +311,7 @@ def load_scorecard(path: str | Path) -> dict:
     try:
         results = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as error:
-        raise EvalConfigError(f"{path}: cannot read the scorecard: {_one_line(error)}") from None
+        raise EvalConfigError(f"{path}: cannot read the scorecard: {one_line(error)}") from None
     if not isinstance(results, dict) or results.get("format") != SCORECARD_FORMAT:
         raise EvalConfigError(f"{path}: not a {SCORECARD_FORMAT} file")
     return results

@@ -21,7 +21,7 @@ from mlsm.data.evalset import (
 )
 from mlsm.data.folders import LAYOUTS
 
-__all__ = ["EvalConfigError", "EvalSource", "resolve_sets"]
+__all__ = ["EvalConfigError", "EvalSource", "resolve_sets", "qualities_for", "check_fingerprint", "manifest_digest"]
 
 _SET_FINGERPRINT = "set.json"
 
@@ -48,7 +48,8 @@ def _split_name(spec: str) -> tuple[str | None, str]:
     return None, spec
 
 
-def _manifest_digest(evalset: EvalSet) -> str:
+def manifest_digest(evalset: EvalSet) -> str:
+    """sha256 (hex) of the set's ``manifest.json``: which version of the set a result is of."""
     return hashlib.sha256((evalset.root / MANIFEST_NAME).read_bytes()).hexdigest()
 
 
@@ -104,7 +105,8 @@ def resolve_sets(specs: Sequence[str | Path], out_dir: Path,
     return sources
 
 
-def _qualities_for(source: EvalSource, qualities: Sequence[int] | None) -> list[int]:
+def qualities_for(source: EvalSource, qualities: Sequence[int] | None) -> list[int]:
+    """``qualities`` (None: all of the set's), checked to be in the set; else EvalConfigError."""
     if qualities is None:
         return list(source.evalset.qualities)
     missing = [q for q in qualities if q not in source.evalset.qualities]
@@ -114,10 +116,10 @@ def _qualities_for(source: EvalSource, qualities: Sequence[int] | None) -> list[
     return [int(q) for q in qualities]
 
 
-def _check_fingerprint(out_dir: Path, source: EvalSource) -> None:
+def check_fingerprint(out_dir: Path, source: EvalSource) -> None:
     """Tie ``cells/<set>`` to one version of the set; refuse to mix two versions."""
     path = Path(out_dir) / "cells" / source.name / _SET_FINGERPRINT
-    digest = _manifest_digest(source.evalset)
+    digest = manifest_digest(source.evalset)
     if path.is_file():
         try:
             stored = json.loads(path.read_text(encoding="utf-8")).get("manifest_sha256")
