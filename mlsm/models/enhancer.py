@@ -58,11 +58,6 @@ class Enhancer(nn.Module):
         out = self.vae_n.decode(mapped)                                  # eq. 17
         return {"image": crop_to(out, height, width), "mapped": mapped, "latents": latents}
 
-    @torch.no_grad()
-    def enhance(self, image: torch.Tensor) -> torch.Tensor:
-        """Inference: (N, 3, H, W) in [0, 1] -> enhanced (N, 3, H, W) clamped to [0, 1]."""
-        return self.forward(image)["image"].clamp(0.0, 1.0)
-
 
 class DirectEnhancer(nn.Module):
     """No-mapping ablation (IV-F): one multi-level encoder-decoder trained C -> N directly."""
@@ -81,7 +76,3 @@ class DirectEnhancer(nn.Module):
         padded = pad_to_multiple(image, self.size_multiple)
         latents = self.network.encode(padded)["latents"]
         return {"image": crop_to(self.network.decode(latents), height, width)}
-
-    @torch.no_grad()
-    def enhance(self, image: torch.Tensor) -> torch.Tensor:
-        return self.forward(image)["image"].clamp(0.0, 1.0)

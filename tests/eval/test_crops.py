@@ -26,3 +26,20 @@ def test_darkest_region_skips_black_and_finds_dark_texture():
     x, y, w, h = darkest_region(image, size=48)
     assert w == h == 48
     assert x >= 96 - 12 and y >= 96 - 12
+
+
+def test_darkest_region_with_min_mean_zero_takes_a_pitch_black_window():
+    image = np.full((200, 300, 3), 0.8, np.float32)
+    image[40:80, 100:140] = 0.0
+    assert darkest_region(image, 40, min_mean=0.0) == (100, 40, 40, 40)
+    assert darkest_region(image, 40)[:2] != (100, 40)  # pitch black: skipped by default
+
+
+def test_darkest_region_searches_large_images_on_a_subsampled_grid():
+    rng = np.random.default_rng(3)
+    image = np.full((1200, 2100, 3), 0.7, np.float32)
+    image[500:700, 1300:1500] = 0.06 + 0.04 * (rng.random((200, 200, 1)) > 0.5)
+    x, y, w, h = darkest_region(image, 160)
+    assert w == h == 160 and 0 <= x <= 2100 - 160 and 0 <= y <= 1200 - 160
+    assert 1300 - 8 <= x <= 1500 - 160 + 8 and 500 - 8 <= y <= 700 - 160 + 8
+    assert darkest_region((image * 255).astype(np.uint8), 160)[2:] == (160, 160)
