@@ -14,17 +14,12 @@ Images are float32 (H, W, 3); linear values are fractions of the sensor's full s
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from PIL import Image
 from scipy import ndimage
 
 from mlsm.colour import linear_to_srgb, luma, srgb_to_linear
 from mlsm.io.convert import quantize_8bit
-
-if TYPE_CHECKING:
-    from mlsm.data.degrade import DarkJpegParams
 
 __all__ = [
     "TONE_CURVES",
@@ -246,13 +241,14 @@ def resize_rgb(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.stack(planes, axis=-1).astype(np.float32)
 
 
-def capture(clean: np.ndarray, params: "DarkJpegParams", rng: np.random.Generator) -> np.ndarray:
+def capture(clean: np.ndarray, params, rng: np.random.Generator) -> np.ndarray:
     """Degradation v2's camera: clean sRGB (H, W, 3) in [0, 1] -> dark 8-bit-quantised sRGB.
 
     Scene light (exposure x illumination field, light sources, vignetting, colour cast), the
     sensor (:func:`bayer_noise`, or v1's independent noise when ``params.bayer_noise`` is
     off), then the ISP (:func:`tone_curve`, :func:`camera_denoise`, :func:`sharpen`), rounded
-    to 8 bits. Only the sensor noise is drawn from ``rng``.
+    to 8 bits. Only the sensor noise is drawn from ``rng``. ``params`` is a
+    :class:`mlsm.data.degrade.DarkJpegParams` (not imported here: degrade imports this module).
     """
     linear = srgb_to_linear(clean)
     shape = linear.shape[:2]
