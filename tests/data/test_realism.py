@@ -86,7 +86,10 @@ def test_synthetic_inputs_are_seeded():
     assert len(first) == 3 and all(np.array_equal(a, b) for a, b in zip(first, second))
 
 
-def test_report_script_writes_figure_and_summary(tmp_path):
+def test_report_script_writes_figure_and_summary(tmp_path, monkeypatch):
+    # the script's main() sets OMP_NUM_THREADS=1 for itself: keep it from leaking into later
+    # tests' subprocesses (tests/test_enhance_outputs.py hashes outputs made with the default threads)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     data = tmp_path / "data"
     for folder, count, level in (("photos/cbsd68", 2, 1.0), ("photos/mcmaster", 1, 1.0),
                                  ("real-dark/dicm", 2, 0.3), ("real-dark/lime", 1, 0.3)):
