@@ -38,10 +38,10 @@ def non_negative_int(text: str) -> int:
 
 
 def positive_float(text: str) -> float:
-    """argparse type: a number > 0."""
+    """argparse type: a finite number > 0 (``inf`` and ``nan`` are refused)."""
     value = _number(text, float, "a number")
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite positive number, got {text}")
     return value
 
 
@@ -57,6 +57,11 @@ def int_in_range(what: str, low: int, high: int):
 
 
 jpeg_quality = int_in_range("JPEG quality", 1, 100)
+
+
+def print_note(message: object) -> None:
+    """Print ``mlsm: note: MESSAGE`` as one line on stderr (something done differently than asked)."""
+    print(f"mlsm: note: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 def print_error(message: object, code: int = 1) -> int:
@@ -98,21 +103,56 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread when the process gets SIGTERM (handled like Ctrl-C)."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run ``mlsm ARGV``; Ctrl-C (also while the parser is built) prints one line and returns 130."""
+    """Run ``mlsm ARGV``; Ctrl-C (also while the parser is built) prints one line and returns 130,
+    SIGTERM likewise returns 143: the running command unwinds, so temporary files are removed."""
+    previous = _handle_sigterm()
     try:
-        parser = build_parser()
-        try:
-            args = parser.parse_args(argv)
-        except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
-            return int(exc.code or 0)
-        if not getattr(args, "func", None):
-            parser.print_help(sys.stderr)
-            return 2
-        return int(args.func(args))
+        return _main(argv)
+    except Terminated:
+        print("mlsm: interrupted (SIGTERM)", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("mlsm: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            import signal
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _handle_sigterm():
+    """Install the SIGTERM handler (main thread only); returns the previous one, or None."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous not in (signal.SIG_DFL, None):  # someone (a server, a test runner) handles it already
+        return None
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    return previous
+
+
+def _main(argv: list[str] | None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    return int(args.func(args))
 
 
 if __name__ == "__main__":

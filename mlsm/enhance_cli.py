@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import argparse
 import glob
+import os
 import sys
+import warnings
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlsm.cli import jpeg_quality, non_negative_int, positive_float, positive_int, print_error as _error
+from mlsm.cli import jpeg_quality, non_negative_int, positive_float, positive_int, print_error as _error, print_note
 from mlsm.inference.options import DEFAULT_OVERLAP, DEFAULT_TILE, InferenceOptions
 
 __all__ = ["UsageError", "load_enhancer", "OutputJob", "plan_outputs", "register", "run"]
@@ -41,6 +43,15 @@ _HIGH_BIT_DEPTH_EXTENSIONS = (".png", ".tif", ".tiff")
 
 class UsageError(ValueError):
     """A command-line choice that cannot work (exit code 2)."""
+
+
+def output_suffix(text: str) -> str:
+    """argparse type for ``--suffix``: text for a file name, never a path (it must not lead
+    outside ``-o``)."""
+    separators = {"/", "\\", "\x00", os.sep} | ({os.altsep} if os.altsep else set())
+    if any(separator in text for separator in separators):
+        raise argparse.ArgumentTypeError(f"must not contain a path separator or NUL, got {text!r}")
+    return text
 
 
 # --------------------------------------------------------------------------- the model
@@ -96,6 +107,7 @@ class OutputJob:
     source: Path
     target: Path
     error: str | None = None
+    notes: list[str] = field(default_factory=list)  # what was tolerated (corrupt EXIF, trimmed metadata)
 
 
 def _glob_base(pattern: str) -> Path:
@@ -179,7 +191,7 @@ def plan_outputs(inputs: list[str], output_dir: Path, recursive: bool, image_for
 
 def _enhance_one(model, job: OutputJob, args: argparse.Namespace, protected: set[Path]) -> str:
     """Enhance ``job``; returns "enhanced" or "skipped", raises on failure."""
-    from mlsm.io import ImageWriteError, read_image, write_image
+    from mlsm.io import ImageWriteError, ImageWriteNote, read_image, write_image
 
     if job.target.resolve() in protected:
         raise ImageWriteError(job.target, f"refusing to overwrite an input file ({job.source})")
@@ -189,12 +201,17 @@ def _enhance_one(model, job: OutputJob, args: argparse.Namespace, protected: set
         if not args.overwrite:
             raise ImageWriteError(job.target, "file exists (pass --overwrite to replace it or --skip-existing)")
     image, info = read_image(job.source)
+    notes = [f"{job.source}: {note}" for note in info.notes]
     enhanced = model.enhance(image)
     high_depth = info.bit_depth == 16 and job.target.suffix.lower() in _HIGH_BIT_DEPTH_EXTENSIONS
     # ``protected`` was checked above in O(1) per file; write_image re-checks this job's own
     # input (also through hard links). Passing every input would cost O(N) resolves per file.
-    write_image(job.target, enhanced, quality=args.quality, overwrite=args.overwrite, exif=info.exif,
-                icc_profile=info.icc_profile, bit_depth=16 if high_depth else 8, protected=(job.source,))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ImageWriteNote)
+        write_image(job.target, enhanced, quality=args.quality, overwrite=args.overwrite, exif=info.exif,
+                    icc_profile=info.icc_profile, bit_depth=16 if high_depth else 8, protected=(job.source,))
+    notes += [str(warning.message) for warning in caught if issubclass(warning.category, ImageWriteNote)]
+    job.notes = notes
     return "enhanced"
 
 
@@ -224,7 +241,8 @@ def register(subparsers) -> None:
     parser.add_argument("--format", dest="image_format", choices=tuple(FORMATS), default="png",
                         help="output format; 'same' keeps each input's extension (default: png)")
     parser.add_argument("--quality", type=jpeg_quality, default=95, help="JPEG/WebP quality 1..100 (default 95)")
-    parser.add_argument("--suffix", default="", help="appended to each output stem, e.g. _enhanced")
+    parser.add_argument("--suffix", type=output_suffix, default="",
+                        help="appended to each output stem, e.g. _enhanced (no path separators)")
     existing = parser.add_mutually_exclusive_group()
     existing.add_argument("--skip-existing", action="store_true", help="leave outputs that already exist")
     existing.add_argument("--overwrite", action="store_true", help="replace outputs that exist (never inputs)")
@@ -260,13 +278,21 @@ def run(args: argparse.Namespace) -> int:
                f"(image extensions: .jpg .jpeg .png .bmp .tif .tiff .webp{'' if args.recursive else '; -r to descend'})")
         return 2
 
+    try:
+        options = InferenceOptions(tile=args.tile, overlap=args.overlap,
+                                   calibrate_exposure=args.calibrate_exposure, brightness=args.brightness)
+    except ValueError as exc:
+        _error(f"--tile/--overlap/--brightness: {exc}")
+        return 2
+    cores = os.cpu_count() or 1
+    if args.threads and args.threads > cores:
+        print_note(f"--threads {args.threads} capped at {cores}, the number of CPU cores")
+        args.threads = cores
     previous_threads = torch.get_num_threads()
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
         try:
-            options = InferenceOptions(tile=args.tile, overlap=args.overlap,
-                                       calibrate_exposure=args.calibrate_exposure, brightness=args.brightness)
             model = load_enhancer(args.model, args.backend, args.device, args.threads, options)
         except (ModelUnavailableError, UsageError) as exc:
             _error(exc)
@@ -286,6 +312,8 @@ def run(args: argparse.Namespace) -> int:
                 except Exception as exc:  # one bad file never stops the batch (Ctrl-C still does)
                     counts["failed"] += 1
                     _report(bar, show_bar, _failure_line(job, exc))
+                for note in job.notes:
+                    _report(bar, show_bar, note, "note")
         elapsed = time.perf_counter() - start
     finally:
         torch.set_num_threads(previous_threads)
@@ -294,8 +322,8 @@ def run(args: argparse.Namespace) -> int:
     return 1 if counts["failed"] else 0
 
 
-def _report(bar, show_bar: bool, line: str) -> None:
-    text = f"mlsm: error: {' '.join(line.split())}"
+def _report(bar, show_bar: bool, line: str, kind: str = "error") -> None:
+    text = f"mlsm: {kind}: {' '.join(line.split())}"
     if show_bar:
         bar.write(text, file=sys.stderr)
     else:

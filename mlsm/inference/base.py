@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from PIL import Image
 
+from mlsm.inference.inputs import as_batch
 from mlsm.inference.options import InferenceOptions
 from mlsm.models.exposure import scale_brightness
 from mlsm.tiling import run_tiled
@@ -89,23 +89,14 @@ class InferenceModel:
         return out
 
     def enhance(self, image):
-        """Enhance a (H, W, 3) numpy array (float in [0, 1] or uint8), a PIL image or a tensor.
+        """Enhance a numpy array, a PIL image or a tensor; returns the same kind.
 
-        Returns the same type (uint8 in -> uint8 out; PIL in -> RGB PIL out).
+        uint8 in -> uint8 out, uint16 -> uint16, float -> float, PIL -> RGB PIL, tensor ->
+        tensor of its dtype and shape. What is accepted and refused:
+        :mod:`mlsm.inference.inputs`.
         """
-        if isinstance(image, torch.Tensor):
-            return self.enhance_tensor(image if image.ndim == 4 else image[None])[0 if image.ndim == 3 else slice(None)]
-        if isinstance(image, Image.Image):
-            array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-            out = self._enhance_array(array)
-            return Image.fromarray(np.round(out * 255.0).astype(np.uint8), "RGB")
-        array = np.asarray(image)
-        if array.ndim != 3 or array.shape[2] != 3:
-            raise ValueError(f"expected an (H, W, 3) RGB array, got shape {array.shape}")
-        if array.dtype == np.uint8:
-            out = self._enhance_array(array.astype(np.float32) / 255.0)
-            return np.round(out * 255.0).astype(np.uint8)
-        return self._enhance_array(array.astype(np.float32)).astype(array.dtype, copy=False)
+        batch, restore = as_batch(image)
+        return restore(self.enhance_tensor(batch))
 
     def _enhance_array(self, array: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)[None]

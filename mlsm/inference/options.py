@@ -37,8 +37,8 @@ class InferenceOptions:
             raise ValueError(f"tile must be >= 1, got {self.tile}")
         if not self.overlap >= 0:
             raise ValueError(f"overlap must be >= 0, got {self.overlap}")
-        if not self.brightness > 0:
-            raise ValueError(f"brightness must be > 0, got {self.brightness}")
+        if not 0 < self.brightness < float("inf"):
+            raise ValueError(f"brightness must be a finite number > 0, got {self.brightness}")
 
     @classmethod
     def resolve(cls, options: InferenceOptions | None = None, **overrides) -> InferenceOptions:

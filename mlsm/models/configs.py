@@ -16,6 +16,30 @@ from dataclasses import dataclass, field, replace
 
 __all__ = ["VAEConfig", "MapperConfig", "ModelConfig", "PRESETS", "preset"]
 
+# Bounds on every size (configs also come from files users download): a typo or a hostile
+# weight file must fail here, before a network of 10^9 layers or 10^6 channels is built.
+MAX_LEVELS, MAX_WIDTH, MAX_CONVS, MAX_DILATION, MAX_UNET_DEPTH = 6, 2048, 16, 64, 4
+
+
+def _integer(name: str, value, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be in {low}..{high}, got {value}")
+    return value
+
+
+def _integers(name: str, values, low: int, high: int, length: tuple[int, int]) -> None:
+    if not isinstance(values, (list, tuple)) or not length[0] <= len(values) <= length[1]:
+        raise ValueError(f"{name} must be a list of {length[0]}..{length[1]} integers, got {values!r}")
+    for index, value in enumerate(values):
+        _integer(f"{name}[{index}]", value, low, high)
+
+
+def _flag(name: str, value) -> None:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false, got {value!r}")
+
 
 @dataclass
 class VAEConfig:
@@ -46,10 +70,12 @@ class VAEConfig:
     output_refine: int = 0
 
     def __post_init__(self):
-        if not 0 <= self.output_refine <= 256:
-            raise ValueError(f"output_refine must be in 0..256, got {self.output_refine}")
-        if self.levels < 1:
-            raise ValueError(f"levels must be >= 1, got {self.levels}")
+        _integer("output_refine", self.output_refine, 0, 256)
+        _integer("levels", self.levels, 1, MAX_LEVELS)
+        _integers("widths", self.widths, 1, MAX_WIDTH, (1, MAX_LEVELS))
+        _integer("convs_per_level", self.convs_per_level, 0, MAX_CONVS)
+        if self.norm not in ("none", "instance"):
+            raise ValueError(f"norm must be 'none' or 'instance', got {self.norm!r}")
         if len(self.widths) != self.levels:
             raise ValueError(f"widths {self.widths} must have one entry per level ({self.levels})")
         if self.input_unshuffle not in (1, 2, 4):
@@ -77,6 +103,17 @@ class MapperConfig:
     deblock_branch: bool = True
     attention: bool = False
     mapped_levels: int | None = None
+
+    def __post_init__(self):
+        _integers("aspp_dilations", self.aspp_dilations, 1, MAX_DILATION, (1, 8))
+        ratio = self.aspp_branch_ratio
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio <= 4:
+            raise ValueError(f"aspp_branch_ratio must be a number in (0, 4], got {ratio!r}")
+        _integer("unet_depth", self.unet_depth, 0, MAX_UNET_DEPTH)
+        _flag("deblock_branch", self.deblock_branch)
+        _flag("attention", self.attention)
+        if self.mapped_levels is not None:
+            _integer("mapped_levels", self.mapped_levels, 1, MAX_LEVELS)
 
 
 @dataclass

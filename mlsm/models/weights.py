@@ -23,7 +23,7 @@ from mlsm.models.configs import MapperConfig, ModelConfig, VAEConfig
 
 __all__ = ["sha256_of", "config_to_json", "config_from_json", "save_weights", "read_metadata", "load_weights",
            "split_exposure_head", "EXPOSURE_PREFIX", "adds_output_refinement", "load_init_weights",
-           "load_vae_weights"]
+           "load_vae_weights", "check_tensors"]
 
 EXPOSURE_PREFIX = "exposure_head."
 
@@ -41,8 +41,32 @@ def config_to_json(config: ModelConfig) -> str:
 
 
 def config_from_json(text: str) -> ModelConfig:
-    data = json.loads(text)
-    return ModelConfig(vae=VAEConfig(**data["vae"]), mapper=MapperConfig(**data["mapper"]))
+    """The :class:`ModelConfig` stored as JSON; every key and bound is checked before anything
+    is built (ValueError saying which key is wrong)."""
+    try:
+        data = json.loads(text)
+    except (TypeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"config is not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("vae"), dict) or not isinstance(data.get("mapper"), dict):
+        raise ValueError(f"config must be a JSON object with 'vae' and 'mapper' objects, got {text[:60]!r}")
+    sections = {}
+    for section, kind in (("vae", VAEConfig), ("mapper", MapperConfig)):
+        known = {field.name for field in dataclasses.fields(kind)}
+        unknown = sorted(set(data[section]) - known)
+        if unknown:
+            raise ValueError(f"config.{section}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        try:
+            sections[section] = kind(**data[section])
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"config.{section}: {exc}") from None
+    return ModelConfig(**sections)
+
+
+def _json_record(path: Path, key: str, text: str):
+    try:
+        return json.loads(text)
+    except (TypeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: metadata {key!r} is not valid JSON ({exc})") from None
 
 
 def save_weights(path: str | Path, module: torch.nn.Module, arch: str, config: ModelConfig,
@@ -73,10 +97,16 @@ def read_metadata(path: str | Path) -> dict:
         raise ValueError(f"{path}: not a readable safetensors weight file ({exc})") from None
     if "arch" not in metadata or "config" not in metadata:
         raise ValueError(f"{path}: safetensors file lacks the mlsm metadata (arch, config)")
-    record = {"arch": metadata["arch"], "config": config_from_json(metadata["config"]),
-              "card": json.loads(metadata.get("card", "{}"))}
+    try:
+        config = config_from_json(metadata["config"])
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    card = _json_record(Path(path), "card", metadata.get("card", "{}"))
+    if not isinstance(card, dict):
+        raise ValueError(f"{path}: metadata 'card' must be a JSON object, got {type(card).__name__}")
+    record = {"arch": metadata["arch"], "config": config, "card": card}
     if "exposure" in metadata:
-        record["exposure"] = json.loads(metadata["exposure"])
+        record["exposure"] = _json_record(Path(path), "exposure", metadata["exposure"])
     return record
 
 
@@ -94,7 +124,29 @@ def load_weights(path: str | Path, expected_sha256: str | None = None) -> tuple[
         raise FileNotFoundError(f"{path}: weight file not found")
     if expected_sha256 is not None and sha256_of(path) != expected_sha256:
         raise ValueError(f"{path}: sha256 mismatch (file corrupt or replaced); expected {expected_sha256}")
-    return read_metadata(path), load_file(str(path))
+    metadata = read_metadata(path)
+    try:
+        tensors = load_file(str(path))
+    except Exception as exc:  # a header that parses over truncated or inconsistent data
+        raise ValueError(f"{path}: tensors cannot be read ({' '.join(str(exc).split())})") from None
+    return metadata, tensors
+
+
+def check_tensors(path: str | Path, module: torch.nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+    """ValueError naming ``path`` and the first mismatches unless ``tensors`` has exactly the
+    names and shapes of ``module``'s state dict (what ``load_state_dict(strict=True)`` needs)."""
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    wrong = [f"{name} {tuple(tensors[name].shape)} (network {tuple(expected[name].shape)})"
+             for name in expected if name in tensors and tuple(tensors[name].shape) != tuple(expected[name].shape)]
+    problems = []
+    for label, items in (("missing tensors", missing), ("unexpected tensors", unexpected), ("wrong shape", wrong)):
+        if items:
+            more = f" and {len(items) - 3} more" if len(items) > 3 else ""
+            problems.append(f"{label}: {', '.join(items[:3])}{more}")
+    if problems:
+        raise ValueError(f"{path}: the tensors do not match the network built from its config ({'; '.join(problems)})")
 
 
 def adds_output_refinement(stored: ModelConfig, wanted: ModelConfig) -> bool:

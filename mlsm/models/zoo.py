@@ -23,7 +23,7 @@ import torch
 
 from mlsm.models.enhancer import DirectEnhancer, Enhancer
 from mlsm.models.exposure import ExposureHead
-from mlsm.models.weights import load_weights, split_exposure_head
+from mlsm.models.weights import check_tensors, load_weights, split_exposure_head
 
 __all__ = ["WeightSpec", "ZOO", "DEFAULT_MODEL", "ARCHS", "PAPER", "ModelUnavailableError", "list_models",
            "resolve_weights", "load_network", "default_model_name", "resolve_network", "mlsm_spec_target"]
@@ -134,12 +134,21 @@ def load_network(name_or_path: str | Path, device: str | torch.device = "cpu") -
         raise ValueError(f"{path}: unknown architecture {metadata['arch']!r}; known: {sorted(ARCHS)}")
     network = ARCHS[metadata["arch"]](metadata["config"])
     tensors, head_tensors = split_exposure_head(tensors)
+    check_tensors(path, network, tensors)
     network.load_state_dict(tensors, strict=True)
     metadata["exposure_head"] = None
     if "exposure" in metadata:
         if set(head_tensors) != {"weight"}:
             raise ValueError(f"{path}: exposure head tensors {sorted(head_tensors)} do not match its spec")
-        metadata["exposure_head"] = ExposureHead.from_spec(metadata["exposure"], head_tensors["weight"])
+        spec = metadata["exposure"]
+        try:
+            if not isinstance(spec, dict):
+                raise ValueError(f"must be a JSON object, got {type(spec).__name__}")
+            metadata["exposure_head"] = ExposureHead.from_spec(spec, head_tensors["weight"])
+        except KeyError as exc:
+            raise ValueError(f"{path}: metadata 'exposure' lacks the key {exc}") from None
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ValueError(f"{path}: metadata 'exposure' is invalid ({' '.join(str(exc).split())})") from None
     elif head_tensors:
         raise ValueError(f"{path}: exposure head tensors without an 'exposure' spec in the metadata")
     return network.eval().to(device), metadata
