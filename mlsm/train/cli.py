@@ -11,7 +11,8 @@
                       --out runs/final      # fit the global exposure head, attach it
     torchrun --nproc_per_node 4 -m mlsm train vae ...                           # DDP (NCCL / gloo)
 
-``--resume`` continues an interrupted run from ``OUT/last.pt`` on the same schedule.
+``--resume`` continues an interrupted run from ``OUT/last.pt`` on the same schedule (a changed
+learning-rate schedule is refused unless ``--force``).
 Each stage ends by writing safetensors weights with their metadata record into ``OUT``.
 """
 from __future__ import annotations
@@ -40,6 +41,8 @@ def register(subparsers) -> None:
                                                   "strict; replaces --vae) or from a run's last.pt "
                                                   "(its networks; `map` then also needs --vae)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    parser.add_argument("--force", action="store_true",
+                        help="with --resume: continue even though the learning-rate schedule changed")
     parser.set_defaults(func=run)
 
 
@@ -68,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         result = train(args.stage, experiment, args.out, vae_weights=args.vae, resume=args.resume,
-                       init_weights=args.init)
+                       init_weights=args.init, force=args.force)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"mlsm train: error: {exc}", file=sys.stderr)
         return 1
@@ -77,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def train(stage_name: str, experiment, out_dir: Path, vae_weights: Path | None = None, resume: bool = False,
-          init_weights: Path | None = None):
+          init_weights: Path | None = None, force: bool = False):
     """Build the stage for ``stage_name`` and run it; returns the loop's ``TrainResult``.
 
     ``init_weights`` loads every tensor of a trained weight file first (strict), e.g. to
@@ -133,7 +136,7 @@ def train(stage_name: str, experiment, out_dir: Path, vae_weights: Path | None =
     stage.on_finish = on_finish
     stage.on_best = on_best
     trainer = Trainer(stage, dataset, experiment.train, out_dir, config=dump_config(experiment))
-    return trainer.run(resume=resume)
+    return trainer.run(resume=resume, force=force)
 
 
 def fit_exposure(experiment, weights: Path, out_dir: Path) -> Path:
