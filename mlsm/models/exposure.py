@@ -23,7 +23,8 @@ What it computes (no learned convolution, 12 numbers):
   ``w`` fitted by ridge regression on degraded training photos
   (:func:`mlsm.train.exposure.fit_exposure_head`);
 * ``calibrate``: scales the network output in linear light so its mean is the prediction,
-  the gain clipped to ``[1 / max_gain, max_gain]``, then by a user ``brightness``.
+  the gain clipped to ``[1 / max_gain, max_gain]``, then by a user ``brightness``;
+  ``log_gain`` gives that gain without applying it (video smooths it over time).
 
 The head only speaks for photos like those it was fitted on: the exposure its prediction
 implies (input mean / predicted mean) must lie in the fitted ``exposure_range``. Outside it
@@ -137,6 +138,13 @@ class ExposureHead(nn.Module):
         for ``image`` times ``brightness``; returns a new tensor in [0, 1]."""
         if brightness <= 0:
             raise ValueError(f"brightness must be > 0, got {brightness}")
+        return scale_brightness(output, torch.exp(self.log_gain(image, output)) * brightness)
+
+    @torch.no_grad()
+    def log_gain(self, image: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+        """The natural log of the linear-light gain :meth:`calibrate` applies to ``output``
+        for ``image`` (float64, (N,)), clipped to ``±log(max_gain)``; 0 where the head has no
+        say. Video smooths this over time (:mod:`mlsm.video.temporal`) before applying it."""
         features = self.features(image)
         predicted = features @ self.weight.double()                       # log mean, (N,)
         implied = features[:, 0] - predicted                                # log exposure
@@ -144,9 +152,8 @@ class ExposureHead(nn.Module):
         outside = (implied - high).clamp_min(0) + (low - implied).clamp_min(0)
         say = (1.0 - outside / math.log(2.0)).clamp(0.0, 1.0)              # fades over one stop
         current = _linear_luminance(output).double().flatten(1).mean(1)   # (N,)
-        log_gain = (say * (predicted - torch.log(current.clamp_min(EPS)))).clamp(-math.log(self.max_gain),
-                                                                                math.log(self.max_gain))
-        return scale_brightness(output, torch.exp(log_gain) * brightness)
+        return (say * (predicted - torch.log(current.clamp_min(EPS)))).clamp(-math.log(self.max_gain),
+                                                                            math.log(self.max_gain))
 
     # ----------------------------------------------------------------------- storage
     def spec(self) -> dict:
