@@ -1,8 +1,9 @@
-"""``mlsm enhance``: enhance dark, JPEG-compressed photos in batch.
+"""``mlsm enhance``: enhance dark, JPEG-compressed photos (and videos) in batch.
 
     mlsm enhance INPUT... -o OUT [-r] [--format png|jpg|tif|same] [--quality Q] [--suffix S]
                  [--skip-existing | --overwrite] [--model NAME|PATH] [--backend torch|onnx]
                  [--device auto|cpu|cuda] [--threads N] [--tile T] [--overlap O]
+                 [--crf C] [--temporal-smoothing S] [--max-frames N] [--start S] [--duration S]
 
 Inputs are image files, folders (``-r`` to descend) and glob patterns, expanded here by
 :func:`mlsm.io.iter_image_files` (so quoted patterns work on every shell). Output paths:
@@ -15,6 +16,12 @@ Inputs are image files, folders (``-r`` to descend) and glob patterns, expanded 
 16-bit inputs give 16-bit PNG/TIFF outputs. EXIF (orientation reset to 1: the pixels are
 already upright) and an RGB ICC profile are copied where the output format holds them.
 Outputs are written atomically; inputs are never overwritten, even with ``--overwrite``.
+
+Videos (``.mp4 .mov .m4v .mkv .avi .webm`` in folders and patterns; a named file of any
+extension that FFmpeg reads as a video; an image-named file Pillow refuses but FFmpeg reads)
+go to ``OUT/<stem><suffix>.mp4`` whatever ``--format``: H.264 yuv420p at ``--crf``, frame
+times, rotation and audio kept, brightness smoothed over ``--temporal-smoothing`` seconds
+(:mod:`mlsm.video`). ``--max-frames``, ``--start`` and ``--duration`` take part of a clip.
 
 One bad file never stops the batch: it prints one line ``mlsm: error: <file>: <cause>``
 on stderr and the next file goes on. The last line (stdout) is the summary
@@ -32,7 +39,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlsm.cli import jpeg_quality, non_negative_int, positive_float, positive_int, print_error as _error, print_note
+from mlsm.cli import (int_in_range, jpeg_quality, non_negative_int, positive_float, positive_int,
+                      print_error as _error, print_note)
 from mlsm.inference.options import DEFAULT_OVERLAP, DEFAULT_TILE, InferenceOptions
 
 __all__ = ["UsageError", "load_enhancer", "OutputJob", "plan_outputs", "register", "run"]
@@ -108,6 +116,7 @@ class OutputJob:
     target: Path
     error: str | None = None
     notes: list[str] = field(default_factory=list)  # what was tolerated (corrupt EXIF, trimmed metadata)
+    video: bool = False  # read with PyAV, written as MP4
 
 
 def _glob_base(pattern: str) -> Path:
@@ -134,9 +143,10 @@ def _is_strictly_inside(path: Path, folder: Path) -> bool:
     return path != folder and folder in path.parents
 
 
-def output_path(relative: Path, output_dir: Path, image_format: str, suffix: str) -> Path:
-    """``OUT/<relative folder>/<stem><suffix><ext>`` for ``--format`` ``image_format``."""
-    extension = FORMATS[image_format] or relative.suffix
+def output_path(relative: Path, output_dir: Path, image_format: str, suffix: str, video: bool = False) -> Path:
+    """``OUT/<relative folder>/<stem><suffix><ext>`` for ``--format`` ``image_format``
+    (``.mp4`` for a video)."""
+    extension = ".mp4" if video else (FORMATS[image_format] or relative.suffix)
     return output_dir / relative.parent / f"{relative.stem}{suffix}{extension}"
 
 
@@ -150,6 +160,7 @@ def plan_outputs(inputs: list[str], output_dir: Path, recursive: bool, image_for
     second run does not enhance the first run's outputs.
     """
     from mlsm.io import ImageError, iter_image_files
+    from mlsm.io.common import VIDEO_EXTENSIONS
 
     jobs: list[OutputJob] = []
     errors: list[str] = []
@@ -167,18 +178,21 @@ def plan_outputs(inputs: list[str], output_dir: Path, recursive: bool, image_for
         else:
             base = None
         try:
-            sources = iter_image_files([item], recursive=recursive)
+            sources = iter_image_files([item], recursive=recursive, videos=True)
         except ImageError as exc:
-            errors.append(str(exc))
-            continue
+            if not (candidate.is_file() and _is_video_content(candidate)):
+                errors.append(str(exc))
+                continue
+            sources = [candidate]  # a video by content, whatever its extension
         nested_output = base is not None and _is_strictly_inside(output_root, base.resolve())
         for source in sources:
             key = source.resolve()
             if key in seen_sources or (nested_output and _is_strictly_inside(key, output_root)):
                 continue
             seen_sources.add(key)
-            target = output_path(_relative_name(source, base), output_dir, image_format, suffix)
-            job = OutputJob(source, target)
+            video = source.suffix.lower() in VIDEO_EXTENSIONS or source.suffix.lower() not in _image_extensions()
+            target = output_path(_relative_name(source, base), output_dir, image_format, suffix, video)
+            job = OutputJob(source, target, video=video)
             owner = claimed.setdefault(target.resolve(), source)
             if owner != source:
                 job.error = f"{source}: output {target} is also the output of {owner} (use separate runs or --suffix)"
@@ -186,21 +200,53 @@ def plan_outputs(inputs: list[str], output_dir: Path, recursive: bool, image_for
     return jobs, errors
 
 
+def _image_extensions() -> tuple[str, ...]:
+    from mlsm.io import IMAGE_EXTENSIONS
+
+    return IMAGE_EXTENSIONS
+
+
+def _is_video_content(path: Path) -> bool:
+    try:
+        from mlsm.video import is_video_file
+    except ImportError:
+        return False
+    return is_video_file(path)
+
+
 # --------------------------------------------------------------------------- one file
 
 
-def _enhance_one(model, job: OutputJob, args: argparse.Namespace, protected: set[Path]) -> str:
-    """Enhance ``job``; returns "enhanced" or "skipped", raises on failure."""
-    from mlsm.io import ImageWriteError, ImageWriteNote, read_image, write_image
+def _check_target(job: OutputJob, args: argparse.Namespace, protected: set[Path]) -> bool:
+    """False: skip this job (``--skip-existing``); raises when its output may not be written."""
+    from mlsm.io import ImageWriteError
 
     if job.target.resolve() in protected:
         raise ImageWriteError(job.target, f"refusing to overwrite an input file ({job.source})")
     if job.target.exists() or job.target.is_symlink():
         if args.skip_existing:
-            return "skipped"
+            return False
         if not args.overwrite:
             raise ImageWriteError(job.target, "file exists (pass --overwrite to replace it or --skip-existing)")
-    image, info = read_image(job.source)
+    return True
+
+
+def _enhance_one(model, job: OutputJob, args: argparse.Namespace, protected: set[Path], bar=None) -> str:
+    """Enhance ``job``; returns "enhanced" or "skipped", raises on failure."""
+    from mlsm.io import ImageReadError, ImageWriteNote, read_image, write_image
+
+    if job.video:
+        return _enhance_video(model, job, args, protected, bar)
+    if not _check_target(job, args, protected):
+        return "skipped"
+    try:
+        image, info = read_image(job.source)
+    except ImageReadError:
+        if not _is_video_content(job.source):
+            raise
+        job.video = True  # named like an image, but a video
+        job.target = job.target.with_suffix(".mp4")
+        return _enhance_video(model, job, args, protected, bar)
     notes = [f"{job.source}: {note}" for note in info.notes]
     enhanced = model.enhance(image)
     high_depth = info.bit_depth == 16 and job.target.suffix.lower() in _HIGH_BIT_DEPTH_EXTENSIONS
@@ -215,11 +261,36 @@ def _enhance_one(model, job: OutputJob, args: argparse.Namespace, protected: set
     return "enhanced"
 
 
+def _enhance_video(model, job: OutputJob, args: argparse.Namespace, protected: set[Path], bar) -> str:
+    """Enhance the video ``job`` into its MP4 target (progress on the bar's line when shown)."""
+    from mlsm.video import enhance_video
+
+    if not _check_target(job, args, protected):
+        return "skipped"
+    show = bar is not None and not bar.disable
+
+    def progress(state) -> None:
+        if show:
+            eta = f", ETA {state.eta:.0f} s" if state.eta is not None else ""
+            total = f"/{state.total}" if state.total else ""
+            bar.set_postfix_str(f"{job.source.name}: frame {state.frames}{total}, {state.fps:.2f} fps{eta}")
+
+    result = enhance_video(model, job.source, job.target, crf=args.crf, temporal_smoothing=args.temporal_smoothing,
+                           max_frames=args.max_frames, start=args.start, duration=args.duration,
+                           overwrite=args.overwrite, progress=progress)
+    job.notes = [f"{job.source}: {note}" for note in result.notes]
+    return "enhanced"
+
+
 def _failure_line(job: OutputJob, exc: BaseException) -> str:
     """``<source>: <cause>`` on one line, whatever failed."""
     from mlsm.io import ImageError, ImageWriteError
 
     text = " ".join(str(exc).split())
+    if type(exc).__name__ == "VideoError":  # mlsm.video.VideoError, "<path>: <cause>"
+        return text if Path(exc.path) == job.source else f"{job.source}: {text}"
+    if isinstance(exc, (ImportError, FileExistsError)):
+        return f"{job.source}: {text}"
     if isinstance(exc, ImageError) and not isinstance(exc, ImageWriteError) and Path(exc.path) == job.source:
         return text  # already "<source>: <cause>"
     if isinstance(exc, ImageError):
@@ -232,10 +303,10 @@ def _failure_line(job: OutputJob, exc: BaseException) -> str:
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "enhance", help="enhance dark JPEG photos (files, folders, glob patterns)",
+        "enhance", help="enhance dark JPEG photos and videos (files, folders, glob patterns)",
         description="Enhance dark, JPEG-compressed photos. One bad file never stops the batch. "
                     "Exit codes: 0 all done, 1 some files failed, 2 usage error.")
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or quoted glob patterns")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files, folders or quoted glob patterns")
     parser.add_argument("-o", "--output", required=True, type=Path, metavar="OUT", help="output folder")
     parser.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders (and ** in patterns)")
     parser.add_argument("--format", dest="image_format", choices=tuple(FORMATS), default="png",
@@ -261,7 +332,29 @@ def register(subparsers) -> None:
                              "if the model has one), e.g. 1.5 for brighter results (default 1)")
     parser.add_argument("--no-exposure-calibration", dest="calibrate_exposure", action="store_false",
                         help="keep the network's own brightness (skip the model's global exposure head)")
+    video = parser.add_argument_group("videos (H.264 MP4 outputs; needs mlsm[video])")
+    video.add_argument("--crf", type=int_in_range("CRF", 0, 51), default=18,
+                       help="x264 constant rate factor 0..51; 18 is visually lossless, +6 halves the size (default 18)")
+    video.add_argument("--temporal-smoothing", type=non_negative_float, default=1.0, metavar="SECONDS",
+                       help="time constant of the brightness smoothing over frames, reset at scene cuts; "
+                            "0 enhances each frame on its own (default 1)")
+    video.add_argument("--max-frames", type=positive_int, default=None, metavar="N", help="stop after N frames")
+    video.add_argument("--start", type=non_negative_float, default=0.0, metavar="SECONDS",
+                       help="skip the first SECONDS of each video")
+    video.add_argument("--duration", type=positive_float, default=None, metavar="SECONDS",
+                       help="process at most SECONDS of each video")
     parser.set_defaults(func=run)
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -275,7 +368,8 @@ def run(args: argparse.Namespace) -> int:
         _error(line)
     if not jobs:
         _error(f"no input images found in {' '.join(args.inputs)} "
-               f"(image extensions: .jpg .jpeg .png .bmp .tif .tiff .webp{'' if args.recursive else '; -r to descend'})")
+               f"(image extensions: .jpg .jpeg .png .bmp .tif .tiff .webp; video: .mp4 .mov .m4v .mkv .avi .webm"
+               f"{'' if args.recursive else '; -r to descend'})")
         return 2
 
     try:
@@ -308,7 +402,7 @@ def run(args: argparse.Namespace) -> int:
                     _report(bar, show_bar, job.error)
                     continue
                 try:
-                    counts[_enhance_one(model, job, args, protected)] += 1
+                    counts[_enhance_one(model, job, args, protected, bar)] += 1
                 except Exception as exc:  # one bad file never stops the batch (Ctrl-C still does)
                     counts["failed"] += 1
                     _report(bar, show_bar, _failure_line(job, exc))

@@ -98,6 +98,15 @@ class InferenceModel:
         batch, restore = as_batch(image)
         return restore(self.enhance_tensor(batch))
 
+    def enhance_video(self, src, dst, **options):
+        """Enhance the video file ``src`` into the MP4 ``dst`` with this model; returns a
+        :class:`mlsm.video.VideoResult`. ``options``: ``crf``, ``temporal_smoothing``,
+        ``max_frames``, ``start``, ``duration``, ``overwrite``, ``progress``... (see
+        :func:`mlsm.video.enhance_video`). Needs PyAV (``pip install 'mlsm[video]'``)."""
+        from mlsm.video import enhance_video
+
+        return enhance_video(self, src, dst, **options)
+
     def _enhance_array(self, array: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)[None]
         return self.enhance_tensor(x)[0].permute(1, 2, 0).cpu().numpy()

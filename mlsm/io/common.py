@@ -22,6 +22,9 @@ MAX_PIXELS_ENV = "MLSM_MAX_PIXELS"
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 """File extensions treated as images (compared case-insensitively)."""
 
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm")
+"""File extensions that ``mlsm enhance`` reads as videos (``iter_image_files(videos=True)``)."""
+
 # Pillow plugins read_image may use; others (EPS via Ghostscript, etc.) are never tried.
 # (Multi-picture phone JPEGs open through the JPEG plugin and report format "MPO".)
 _READ_FORMATS = ("JPEG", "PNG", "BMP", "DIB", "TIFF", "WEBP", "GIF", "PPM")

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-from mlsm.io.common import IMAGE_EXTENSIONS, ImageReadError, PathLike, why_not_a_file
+from mlsm.io.common import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, ImageReadError, PathLike, why_not_a_file
 
 _MAGIC = re.compile(r"[*?[]")
 
@@ -15,8 +15,9 @@ _MAGIC = re.compile(r"[*?[]")
 # --------------------------------------------------------------------------- listing
 
 
-def _is_image_name(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_EXTENSIONS
+def _is_image_name(path: Path, videos: bool = False) -> bool:
+    suffix = path.suffix.lower()
+    return suffix in IMAGE_EXTENSIONS or (videos and suffix in VIDEO_EXTENSIONS)
 
 
 def _glob(pattern: str, recursive: bool) -> list[Path]:
@@ -38,13 +39,14 @@ def _glob(pattern: str, recursive: bool) -> list[Path]:
     return matches
 
 
-def iter_image_files(paths: PathLike | Iterable[PathLike], recursive: bool = False) -> list[Path]:
+def iter_image_files(paths: PathLike | Iterable[PathLike], recursive: bool = False, videos: bool = False) -> list[Path]:
     """Expand files, folders and glob patterns into a sorted, de-duplicated list of images.
 
     Folders contribute files whose extension is in :data:`IMAGE_EXTENSIONS` (any case), all
     levels deep when ``recursive``; hidden entries (names starting with ".") are skipped.
     Patterns (``*``, ``?``, ``[``) are expanded with :mod:`glob` (``**`` when ``recursive``)
     and may match nothing. Neither folders nor ``**`` descend into symbolic links to folders.
+    With ``videos``, files with a :data:`VIDEO_EXTENSIONS` extension count too.
 
     Raises:
         ImageReadError: a named file or folder does not exist (or is a FIFO, a device, a
@@ -60,7 +62,7 @@ def iter_image_files(paths: PathLike | Iterable[PathLike], recursive: bool = Fal
             relative = entry.relative_to(folder)
             if any(part.startswith(".") for part in relative.parts):
                 continue
-            if _is_image_name(entry) and entry.is_file():
+            if _is_image_name(entry, videos) and entry.is_file():
                 found.add(entry)
 
     for item in paths:
@@ -69,14 +71,15 @@ def iter_image_files(paths: PathLike | Iterable[PathLike], recursive: bool = Fal
         if candidate.is_dir():
             add_folder(candidate)
         elif candidate.is_file():
-            if not _is_image_name(candidate):
-                raise ImageReadError(candidate, f"not an image file extension (expected one of {', '.join(IMAGE_EXTENSIONS)})")
+            if not _is_image_name(candidate, videos):
+                known = IMAGE_EXTENSIONS + (VIDEO_EXTENSIONS if videos else ())
+                raise ImageReadError(candidate, f"not an image file extension (expected one of {', '.join(known)})")
             found.add(candidate)
         elif any(char in text for char in "*?["):
             for match_path in _glob(text, recursive):
                 if match_path.is_dir():
                     add_folder(match_path)
-                elif match_path.is_file() and _is_image_name(match_path):
+                elif match_path.is_file() and _is_image_name(match_path, videos):
                     found.add(match_path)
         else:
             raise ImageReadError(candidate, why_not_a_file(candidate))

@@ -1,0 +1,116 @@
+"""Enhancing a sequence of frames with one smooth brightness over time.
+
+::
+
+    frame_t (H, W, 3) ─> network (tiled, as for photos) ─> out_t
+        per-frame lift  = log mean_lin(out_t · gain_t) - log mean_lin(frame_t)
+                          (gain_t: the exposure head's, 1 without a head)
+        smoothed lift   = LiftSmoother (EMA over time, reset at scene cuts)
+        out_t scaled in linear light so that its lift is the smoothed one, then by ``brightness``
+
+:func:`enhance_frames` is the public iterator for callers with their own decoder;
+:mod:`mlsm.video.pipeline` uses :class:`FrameEnhancer` between PyAV's decoder and encoder.
+With ``temporal_smoothing=0`` every frame gets exactly what ``model.enhance`` gives a photo
+(up to float rounding).
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from mlsm.colour import srgb_to_linear
+from mlsm.inference.inputs import as_batch
+from mlsm.models.exposure import scale_brightness
+from mlsm.video.temporal import DEFAULT_SCENE_CUT, DEFAULT_TEMPORAL_SMOOTHING, LiftSmoother
+
+__all__ = ["FrameEnhancer", "enhance_frames"]
+
+_EPS = 1e-5
+_CUT_GRID = (36, 64)  # the scene-cut statistic is read on a grid this size (noise matters little)
+_CUT_FLOOR = 1e-3  # added to linear luminance before the log (black pixels stay finite)
+_MAX_GAIN_WITHOUT_HEAD = 4.0
+
+
+def _log_mean_linear(image: torch.Tensor) -> float:
+    return math.log(max(float(srgb_to_linear(image).mean()), _EPS))
+
+
+def _mean_log_luminance(image: torch.Tensor) -> float:
+    luminance = srgb_to_linear(image).mean(1, keepdim=True)
+    size = (min(_CUT_GRID[0], luminance.shape[-2]), min(_CUT_GRID[1], luminance.shape[-1]))
+    return float(torch.log(F.adaptive_avg_pool2d(luminance, size) + _CUT_FLOOR).mean())
+
+
+class FrameEnhancer:
+    """Enhances frames one at a time, carrying the smoothed lift from frame to frame.
+
+    Args:
+        model: a loaded :class:`~mlsm.inference.base.InferenceModel` (torch or onnx); its
+            options (tile, overlap, exposure calibration, brightness) apply to every frame.
+        temporal_smoothing: time constant in seconds of the lift's moving average (0: off).
+        scene_cut: input mean log-luminance jump read as a scene cut (resets the average).
+    """
+
+    def __init__(self, model, temporal_smoothing: float = DEFAULT_TEMPORAL_SMOOTHING,
+                 scene_cut: float = DEFAULT_SCENE_CUT):
+        self.model = model
+        self.smoother = LiftSmoother(temporal_smoothing, scene_cut)
+        head = model.exposure_head
+        self.max_log_gain = math.log(head.max_gain if head is not None else _MAX_GAIN_WITHOUT_HEAD)
+        self.lifts: list[tuple[float, float]] = []  # (own lift, smoothed lift) per frame, for reports
+
+    @torch.no_grad()
+    def enhance_tensor(self, image: torch.Tensor, time: float) -> torch.Tensor:
+        """One frame (1, 3, H, W) float in [0, 1] at ``time`` seconds -> enhanced, same shape."""
+        model = self.model
+        image = image.to(model.device, torch.float32)
+        out = model._run_network(image).clamp(0.0, 1.0)  # the network part of InferenceModel.enhance_tensor
+        log_gain = float(model.exposure_head.log_gain(image, out)[0]) if model.exposure_head is not None else 0.0
+        log_input = _log_mean_linear(image)
+        log_output = _log_mean_linear(out)
+        lift = log_output + log_gain - log_input
+        smooth = self.smoother.update(lift, _mean_log_luminance(image), time)
+        self.lifts.append((lift, smooth))
+        gain = min(max(smooth + log_input - log_output, -self.max_log_gain), self.max_log_gain)
+        scale = math.exp(gain) * model.options.brightness
+        return out if scale == 1.0 else scale_brightness(out, scale)
+
+    def __call__(self, frame: np.ndarray, time: float) -> np.ndarray:
+        """One RGB frame (H, W, 3) uint8 (or any dtype ``model.enhance`` takes) -> the same kind."""
+        batch, restore = as_batch(frame)
+        if batch.shape[0] != 1:
+            raise ValueError(f"expected one frame, got a batch of {batch.shape[0]}")
+        return restore(self.enhance_tensor(batch, time).cpu())
+
+
+def enhance_frames(model, frames: Iterable[np.ndarray], fps: float, *,
+                   temporal_smoothing: float = DEFAULT_TEMPORAL_SMOOTHING, scene_cut: float = DEFAULT_SCENE_CUT,
+                   times: Iterable[float] | None = None) -> Iterator[np.ndarray]:
+    """Enhance frames from any decoder, lazily: one frame in, one frame out.
+
+    Args:
+        model: a loaded model (``mlsm.load_model()``, torch or onnx backend).
+        frames: RGB frames (H, W, 3) uint8 (or another dtype ``model.enhance`` accepts), in order.
+        fps: frame rate, used for frame times when ``times`` is not given.
+        temporal_smoothing: seconds; time constant of the brightness lift's moving average (0: off).
+        scene_cut: input mean log-luminance jump (natural log) that resets the average.
+        times: presentation time of each frame in seconds (variable frame rate); default ``i / fps``.
+
+    Yields:
+        enhanced frames, same shape and dtype as given.
+
+    >>> import mlsm, numpy as np                                       # doctest: +SKIP
+    >>> dark = (np.random.rand(24, 48, 64, 3) * 40).astype(np.uint8)   # doctest: +SKIP
+    >>> bright = list(enhance_frames(mlsm.load_model(), dark, fps=24))  # doctest: +SKIP
+    """
+    if not 0 < fps < math.inf:
+        raise ValueError(f"fps must be a finite number > 0, got {fps}")
+    enhancer = FrameEnhancer(model, temporal_smoothing, scene_cut)
+    clock = iter(times) if times is not None else None
+    for index, frame in enumerate(frames):
+        time = float(next(clock)) if clock is not None else index / fps
+        yield enhancer(frame, time)
