@@ -14,6 +14,7 @@ import torch
 
 from mlsm.data.evalset import load_evalset
 from mlsm.io import read_image
+from mlsm.io.convert import quantize_8bit, to_array, to_tensor
 from mlsm.metrics import psnr
 from mlsm.models.zoo import load_network
 from mlsm.tiling import run_tiled
@@ -47,8 +48,8 @@ def main() -> None:
             low, _ = read_image(item.low[args.quality])
             gt, _ = read_image(item.gt)
             with torch.no_grad():
-                out = run(torch.from_numpy(low).permute(2, 0, 1)[None]).clamp(0, 1)[0].permute(1, 2, 0).numpy()
-            values.append(psnr(np.round(out * 255) / 255, gt))
+                out = to_array(run(to_tensor(low)).clamp(0, 1))
+            values.append(psnr(quantize_8bit(out), gt))
         return float(np.mean(values))
 
     print(f"whole image: {score(lambda x: network(x)['image']):.2f} dB")

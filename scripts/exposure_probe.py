@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mlsm.data.degrade import DegradationRanges, degrade, sample_params, srgb_to_linear
+from mlsm.colour import srgb_to_linear
+from mlsm.data.degrade import DegradationRanges, degrade, sample_params
 from mlsm.data.evalset import load_evalset
 from mlsm.data.synthetic import load_photos
 from mlsm.io import read_image

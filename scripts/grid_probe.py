@@ -25,7 +25,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mlsm.data.degrade import compress, linear_to_srgb, srgb_to_linear  # noqa: E402
+from mlsm.colour import linear_to_srgb, srgb_to_linear  # noqa: E402
+from mlsm.data.degrade import compress  # noqa: E402
+from mlsm.io.convert import quantize_8bit  # noqa: E402
 from mlsm.io import read_image  # noqa: E402
 from mlsm.metrics import block_edge_ratio, rgb_to_y  # noqa: E402
 
@@ -70,7 +72,7 @@ def main(argv=None) -> int:
         for name in KODAK:
             clean, _ = read_image(Path(args.photos) / f"{name}.png")
             clean = clean[:200, :296]
-            dark = np.round(linear_to_srgb(srgb_to_linear(clean) * args.exposure) * 255).astype(np.float32) / 255
+            dark = quantize_8bit(linear_to_srgb(srgb_to_linear(clean) * args.exposure))
             dark = dark if label == "never-compressed" else compress(dark, args.quality)[0]
             for shift in range(8):
                 shifted = np.ascontiguousarray(dark[shift:, shift:])

@@ -119,7 +119,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=150)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     from mlsm.data.degrade import DegradationRanges
     from mlsm.data.realism import coverage, image_stats, stat_table, synthetic_inputs
 
@@ -149,4 +148,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # as a script only: never leaks into a caller's process
     sys.exit(main())

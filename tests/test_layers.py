@@ -5,7 +5,7 @@ Layers, lowest first (a module may import its own layer and those below)::
     0  io, metrics, niqe, tiling, colour, atomic, config    conventions and measurements
     1  models, baselines, losses                           networks
     2  data                                                datasets and degradations
-    3  inference, the package root (mlsm.load_model ...)    the model object users get
+    3  inference, video, the package root (mlsm.load_model ...)   the model object users get
     4  train, eval                                         experiments
     5  cli, *_cli, */cli, app, app_processing, __main__    commands and the demo
 
@@ -25,7 +25,7 @@ LAYERS = [
     ("mlsm.io", "mlsm.metrics", "mlsm.niqe", "mlsm.tiling", "mlsm.colour", "mlsm.atomic", "mlsm.config"),
     ("mlsm.models", "mlsm.baselines", "mlsm.losses"),
     ("mlsm.data",),
-    ("mlsm.inference", "mlsm.export"),
+    ("mlsm.inference", "mlsm.video", "mlsm.export"),
     ("mlsm.train", "mlsm.eval"),
     ("mlsm.cli", "mlsm.__main__", "mlsm.app", "mlsm.app_processing"),
 ]

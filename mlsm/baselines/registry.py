@@ -4,7 +4,7 @@ Names::
 
     identity | gamma | he | clahe | lime          classical (:data:`CLASSICAL`)
     zero_dce | ... | dncnn3                       peers (``mlsm.baselines.peers.PEERS``)
-    mlsm | mlsm:<weights or zoo tag>              mlsm's own models (``mlsm.models.zoo``)
+    mlsm | mlsm:<weights or zoo tag>              mlsm's own models (``mlsm.inference``)
     a+b+c                                         a :class:`~mlsm.baselines.pipelines.Pipeline`
                                                   running a, then b, then c
 
@@ -15,7 +15,7 @@ The mlsm paper compares three settings (Sec. I, Figs. 7-9): *enhancement* (a pee
 ``E`` alone), *enhancement + deblocking* (``"E+dncnn3"``) and *deblocking + enhancement*
 (``"dncnn3+E"``). :func:`standard_comparison` lists all three for every peer enhancer.
 
-``mlsm.baselines.peers`` (torch networks) and ``mlsm.models.zoo`` are imported only when a
+``mlsm.baselines.peers`` (torch networks) and ``mlsm.inference`` are imported only when a
 name needs them, so building a classical method stays light. A ``+`` inside a weights path
 is not supported (``+`` always separates pipeline steps).
 """
@@ -42,7 +42,9 @@ CLASSICAL: dict[str, Callable[[], Method]] = {
 }
 
 _PEERS_MODULE = "mlsm.baselines.peers"
-_ZOO_MODULE = "mlsm.models.zoo"
+# mlsm's own models come from the inference layer, above this one: looked up by name at
+# first use (the one deliberate upward reference, so that every table lists mlsm beside its peers)
+_INFERENCE_MODULE = "mlsm.inference"
 
 
 class UnknownMethodError(KeyError):
@@ -81,8 +83,8 @@ def _build_single(name: str, peers_dir, device: str) -> Method:
     if name in CLASSICAL:
         return CLASSICAL[name]()
     if is_mlsm_spec(name):
-        zoo = importlib.import_module(_ZOO_MODULE)
-        return zoo.build_mlsm_method(name, device)
+        inference = importlib.import_module(_INFERENCE_MODULE)
+        return inference.build_mlsm_method(name, device)
     if name in _peers():
         peers = importlib.import_module(_PEERS_MODULE)
         return peers.build_peer(name, peers_dir=peers_dir, device=device)

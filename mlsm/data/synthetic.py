@@ -20,6 +20,7 @@ from torch.utils.data import Dataset
 
 from mlsm.data.degrade import DegradationRanges, degrade, sample_params
 from mlsm.io import iter_image_files, read_image
+from mlsm.io.convert import to_tensor
 
 __all__ = ["load_photos", "random_crop_augment", "SyntheticPairs"]
 
@@ -74,8 +75,7 @@ class SyntheticPairs(Dataset):
         photo = self.photos[int(rng.integers(0, len(self.photos)))]
         clean = random_crop_augment(photo, self.crop_size, rng)
         dark = degrade(clean, sample_params(rng, self.ranges), rng)
-        return {"low": torch.from_numpy(dark).permute(2, 0, 1).contiguous(),
-                "high": torch.from_numpy(clean).permute(2, 0, 1).contiguous()}
+        return {"low": to_tensor(dark, batch=False).contiguous(), "high": to_tensor(clean, batch=False).contiguous()}
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         return self.get_item(index, np.random.default_rng([self.seed, int(index)]))

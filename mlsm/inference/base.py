@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from mlsm.inference.inputs import as_batch
+from mlsm.io.convert import to_array, to_tensor
 from mlsm.inference.options import InferenceOptions
 from mlsm.models.exposure import scale_brightness
 from mlsm.tiling import run_tiled
@@ -108,8 +109,7 @@ class InferenceModel:
         return enhance_video(self, src, dst, **options)
 
     def _enhance_array(self, array: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)[None]
-        return self.enhance_tensor(x)[0].permute(1, 2, 0).cpu().numpy()
+        return to_array(self.enhance_tensor(to_tensor(array)))
 
     def __call__(self, array: np.ndarray) -> np.ndarray:
         """The baselines' Method protocol: float (H, W, 3) -> float."""

@@ -27,6 +27,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from mlsm.io.convert import to_array, to_tensor
+
 __all__ = ["as_batch"]
 
 _FLOAT_SLACK = 0.5 / 255  # rounding noise around [0, 1] that is clipped rather than refused
@@ -69,8 +71,7 @@ def _array_batch(array: np.ndarray) -> tuple[torch.Tensor, Callable]:
     else:
         raise ValueError(f"unsupported image dtype {dtype}: pass uint8 (0-255), uint16 (0-65535) "
                          "or float in [0, 1]")
-    tensor = torch.from_numpy(np.ascontiguousarray(floats)).permute(2, 0, 1)[None]
-    return tensor, lambda out: restore(out[0].permute(1, 2, 0).cpu().numpy())
+    return to_tensor(floats), lambda out: restore(to_array(out))
 
 
 def _pil_batch(image: Image.Image) -> tuple[torch.Tensor, Callable]:
@@ -87,12 +88,9 @@ def _pil_batch(image: Image.Image) -> tuple[torch.Tensor, Callable]:
         floats = np.repeat(np.clip(grey, 0.0, 1.0)[..., None], 3, axis=2)
     else:
         raise ValueError(f"unsupported PIL image mode {mode}: convert it to RGB first")
-    tensor = torch.from_numpy(np.ascontiguousarray(floats)).permute(2, 0, 1)[None]
-
     def restore(out: torch.Tensor) -> Image.Image:
-        pixels = out[0].permute(1, 2, 0).cpu().numpy()
-        return Image.fromarray(np.round(pixels * 255.0).astype(np.uint8), "RGB")
-    return tensor, restore
+        return Image.fromarray(np.round(to_array(out) * 255.0).astype(np.uint8), "RGB")
+    return to_tensor(floats), restore
 
 
 def _tensor_batch(tensor: torch.Tensor) -> tuple[torch.Tensor, Callable]:

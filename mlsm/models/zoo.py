@@ -15,7 +15,6 @@ users enhance with lives in :mod:`mlsm.inference`.
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -178,16 +177,3 @@ def resolve_network(model: str | Path | None, device: str | torch.device = "cpu"
 def mlsm_spec_target(spec: str) -> str:
     """The zoo name or weight path an mlsm method spec names ("mlsm" -> the default model)."""
     return spec.partition(":")[2] or DEFAULT_MODEL
-
-
-# Moved to mlsm.inference; still served here, looked up by module name at first use (as the
-# registry does), for the callers that reach them through the zoo: baselines.registry
-# (build_mlsm_method via ``_ZOO_MODULE``) and tests/models/test_exposure.py (load_model).
-# A run-time upward reference; delete this once they import from mlsm.inference.
-_MOVED_TO_INFERENCE = ("EnhancementModel", "load_model", "build_mlsm_method")
-
-
-def __getattr__(name: str):
-    if name in _MOVED_TO_INFERENCE:
-        return getattr(importlib.import_module("mlsm.inference"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from mlsm.data.degrade import DegradationRanges, degrade, sample_params
 from mlsm.data.folders import PairedFolder, collect_pairs, read_name_list
 from mlsm.data.paired import MixedPairs
 from mlsm.data.synthetic import SyntheticPairs, load_photos
+from mlsm.io.convert import to_tensor
 from mlsm.models.configs import ModelConfig
 from mlsm.train.exposure import ExposureOptions
 from mlsm.train.loop import TrainOptions
@@ -153,8 +153,8 @@ def _synthetic_validation(data: DataConfig) -> list[dict]:
         rng = np.random.default_rng([data.validation_seed, index])
         (clean,) = _centre_crop([photo], data.validation_crop)
         dark = degrade(clean, sample_params(rng, data.ranges()), rng)
-        items.append({"low": torch.from_numpy(dark).permute(2, 0, 1).contiguous(),
-                      "high": torch.from_numpy(clean).permute(2, 0, 1).contiguous(), "set": "synthetic"})
+        items.append({"low": to_tensor(dark, batch=False).contiguous(),
+                      "high": to_tensor(clean, batch=False).contiguous(), "set": "synthetic"})
     return items
 
 

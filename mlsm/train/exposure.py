@@ -21,7 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mlsm.data.degrade import DegradationRanges, compress, degrade, sample_params, srgb_to_linear
+from mlsm.colour import srgb_to_linear
+from mlsm.data.degrade import DegradationRanges, compress, degrade, sample_params
+from mlsm.io.convert import to_tensor
 from mlsm.models.exposure import PERCENTILES, ExposureHead
 
 __all__ = ["ExposureOptions", "fit_exposure_head", "attach_exposure_head"]
@@ -97,7 +99,7 @@ def fit_exposure_head(photos: list[np.ndarray], ranges: DegradationRanges, optio
     features, targets, groups = [], [], []
 
     def add(image: np.ndarray, target: float, group: str) -> None:
-        features.append(head.features(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None])[0])
+        features.append(head.features(to_tensor(image))[0])
         targets.append(target)
         groups.append(group)
 

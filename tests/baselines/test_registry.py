@@ -58,7 +58,7 @@ def fake_peers(monkeypatch):
 
 @pytest.fixture
 def fake_zoo(monkeypatch):
-    module = types.ModuleType("mlsm.models.zoo")
+    module = types.ModuleType("mlsm.inference")
     module.calls = []
 
     def build_mlsm_method(spec, device):
@@ -67,7 +67,7 @@ def fake_zoo(monkeypatch):
         return peer
 
     module.build_mlsm_method = build_mlsm_method
-    monkeypatch.setitem(sys.modules, "mlsm.models.zoo", module)
+    monkeypatch.setitem(sys.modules, "mlsm.inference", module)
     return module
 
 

@@ -15,7 +15,8 @@ from mlsm.data.degrade import DegradationRanges, degrade, sample_params
 from mlsm.io import read_image, write_image
 from mlsm.models.exposure import ExposureHead
 from mlsm.models.weights import read_metadata
-from mlsm.models.zoo import load_model, load_network
+from mlsm.inference import load_model
+from mlsm.models.zoo import load_network
 from mlsm.train.exposure import ExposureOptions, attach_exposure_head, fit_exposure_head
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

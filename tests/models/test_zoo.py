@@ -76,10 +76,7 @@ def test_mlsm_spec_target():
     assert mlsm_spec_target("mlsm:runs/a.safetensors") == "runs/a.safetensors"
 
 
-def test_moved_names_still_served_from_the_zoo():
-    from mlsm import inference
-
-    assert zoo.EnhancementModel is inference.EnhancementModel
-    assert zoo.load_model is inference.load_model
-    with pytest.raises(AttributeError, match="no_such_name"):
-        zoo.no_such_name  # noqa: B018
+def test_the_zoo_does_not_reach_up_into_the_inference_layer():
+    """The model object lives in mlsm.inference; the zoo (a lower layer) no longer serves it."""
+    for name in ("EnhancementModel", "load_model", "build_mlsm_method"):
+        assert not hasattr(zoo, name)
