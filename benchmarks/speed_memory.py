@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mlsm.baselines.spec import MethodSpec, join_steps
+
 REFERENCE_METHOD = "zero_dce"
 DEFAULT_SIZES = ["0.3", "1080p", "2", "12"]
 NAMED_SIZES = {  # token -> (width, height); MP sizes at 4:3 as a phone or camera writes them
@@ -198,13 +200,9 @@ def _build(name: str, peers_dir: str | None, mlsm_weights: str | None, threads: 
         return _build_onnx(mlsm_weights, threads)
     from mlsm.baselines.registry import build_method
 
-    steps = []
-    for step in name.split("+"):
-        step = step.strip()
-        if step == "mlsm" and mlsm_weights:
-            step = f"mlsm:{mlsm_weights}"
-        steps.append(step)
-    return build_method("+".join(steps), peers_dir=peers_dir, device="cpu")
+    steps = [f"mlsm:{mlsm_weights}" if step == "mlsm" and mlsm_weights else step
+             for step in MethodSpec.parse(name).steps]
+    return build_method(join_steps(steps), peers_dir=peers_dir, device="cpu")
 
 
 def _build_onnx(mlsm_weights: str | None, threads: int | None):
@@ -383,7 +381,7 @@ def run_benchmark(methods: list[str], sizes: list[ImageSize], repeats: int = 3, 
     size_methods = size_methods or {}
     results = {name: {size.label: {"status": "pending"} for size in sizes} for name in methods}
     with tempfile.TemporaryDirectory(prefix="mlsm_bench_") as folder:
-        needs_mlsm = any(step.strip() in ("mlsm", ONNX_METHOD) for name in methods for step in name.split("+"))
+        needs_mlsm = any(step in ("mlsm", ONNX_METHOD) for name in methods for step in MethodSpec.parse(name).steps)
         if mlsm_model is None and needs_mlsm:  # the shipped default model, else a same-cost random one
             from mlsm.models.zoo import DEFAULT_MODEL, list_models
             mlsm_model = DEFAULT_MODEL if DEFAULT_MODEL in list_models() else None

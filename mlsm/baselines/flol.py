@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mlsm.colour import BT601_LUMA
 from mlsm.tiling import crop_to, pad_to_multiple
 
 __all__ = ["FLOL", "AmplitudeNet", "FrequencyBlock", "SpatialFrequencyBlock", "snr_map",
@@ -41,8 +42,7 @@ WEIGHTS_KEY = "params"        # the released files are {"params": state_dict}
 _STRIDE_PRODUCT = 8           # two stride-2 convs and the pixel-shuffle decoder
 _AMPLITUDE_EPS = 1e-8
 _SNR_EPS = 1e-4
-# Full-range BT.601 luma weights, as the authors' SNR map uses them (not studio-range Y).
-_LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+# The authors' SNR map uses full-range BT.601 luma (mlsm.colour.BT601_LUMA), not studio-range Y.
 _BLUR_SIGMA = 1.5
 _BLUR_TAPS = 5
 
@@ -203,7 +203,7 @@ def gaussian_blur_5x5(image: torch.Tensor, sigma: float = _BLUR_SIGMA) -> torch.
 
 
 def _luma(image: torch.Tensor) -> torch.Tensor:
-    red, green, blue = _LUMA_WEIGHTS
+    red, green, blue = BT601_LUMA
     return image[:, 0:1] * red + image[:, 1:2] * green + image[:, 2:3] * blue
 
 
