@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from mlsm.io.convert import to_array, to_tensor
+from mlsm.io.convert import to_array, to_tensor, to_uint8, to_uint16
 
 __all__ = ["as_batch"]
 
@@ -60,10 +60,10 @@ def _array_batch(array: np.ndarray) -> tuple[torch.Tensor, Callable]:
     dtype = array.dtype
     if dtype == np.uint8:
         floats = array.astype(np.float32) / 255.0
-        restore = lambda out: np.round(out * 255.0).astype(np.uint8)  # noqa: E731
+        restore = to_uint8
     elif dtype == np.uint16:
         floats = array.astype(np.float32) / 65535.0
-        restore = lambda out: np.round(out * 65535.0).astype(np.uint16)  # noqa: E731
+        restore = to_uint16
     elif np.issubdtype(dtype, np.floating):
         _check_float(array, "image")
         floats = np.clip(array.astype(np.float32), 0.0, 1.0)
@@ -89,7 +89,7 @@ def _pil_batch(image: Image.Image) -> tuple[torch.Tensor, Callable]:
     else:
         raise ValueError(f"unsupported PIL image mode {mode}: convert it to RGB first")
     def restore(out: torch.Tensor) -> Image.Image:
-        return Image.fromarray(np.round(to_array(out) * 255.0).astype(np.uint8), "RGB")
+        return Image.fromarray(to_uint8(to_array(out)), "RGB")
     return to_tensor(floats), restore
 
 

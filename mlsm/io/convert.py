@@ -76,7 +76,8 @@ def to_array(tensor) -> np.ndarray:
     return tensor.permute(1, 2, 0).contiguous().cpu().numpy().astype(np.float32)
 
 
-def _to_uint16(array: np.ndarray) -> np.ndarray:
+def to_uint16(array: np.ndarray) -> np.ndarray:
+    """Float in [0, 1] -> round(x * 65535) clipped; uint8 -> x * 257; uint16 unchanged."""
     if array.dtype == np.uint16:
         return array
     if array.dtype == np.uint8:

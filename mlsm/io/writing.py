@@ -13,7 +13,7 @@ from PIL import Image
 
 from mlsm.atomic import default_file_mode, temporary_file
 from mlsm.io.common import _EXIF_HEADER, _WRITE_FORMATS, ImageWriteError, ImageWriteNote, PathLike, _one_line
-from mlsm.io.convert import _as_image_array, _to_uint16, to_uint8
+from mlsm.io.convert import _as_image_array, to_uint8, to_uint16
 from mlsm.io.exif import JPEG_EXIF_LIMIT, _normalise_exif, exif_within
 from mlsm.io.jpeg import _check_quality, _check_subsampling
 
@@ -170,7 +170,7 @@ def write_image(
     quality = _check_quality(quality)
     subsampling = _check_subsampling(subsampling)
     array = _as_image_array(image)
-    pixels = _to_uint16(array) if bit_depth == 16 else to_uint8(array)
+    pixels = to_uint16(array) if bit_depth == 16 else to_uint8(array)
     exif = _normalise_exif(exif)
     if exif is not None and image_format == "JPEG":
         exif, note = exif_within(exif, JPEG_EXIF_LIMIT)
