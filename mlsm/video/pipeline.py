@@ -129,10 +129,14 @@ def enhance_video(model, src: str | os.PathLike, dst: str | os.PathLike, *, crf:
                                     FrameEnhancer(model, temporal_smoothing, scene_cut), max_frames, start, duration,
                                     expected, progress, began)
             except av.FFmpegError as exc:
-                raise VideoError(src, f"cannot decode or encode ({_ffmpeg_cause(exc)})") from None
+                raise VideoError(src, f"corrupt or truncated video data ({_ffmpeg_cause(exc)})") from None
             if result.frames == 0:
                 where = f" from {start:g} s" if start else ""
                 raise VideoError(src, f"no video frames decoded{where} (empty, truncated or corrupt video)")
+            whole_clip = not start and max_frames is None and duration is None
+            if whole_clip and info.frames and result.frames < info.frames:
+                raise VideoError(src, f"truncated video: {result.frames} of the {info.frames} frames its header "
+                                      f"lists could be decoded")
     finally:
         container.close()
     result.seconds = _time.perf_counter() - began

@@ -32,7 +32,8 @@ def import_av():
         import av
     except ImportError:
         raise ImportError("video needs PyAV: pip install 'mlsm[video]' (or pip install av)") from None
-    av.logging.set_level(av.logging.PANIC)  # FFmpeg's own messages stay quiet; failures raise
+    # FFmpeg's log callback stays off (PyAV's default since 13): failures raise instead, and a
+    # Python log callback called from FFmpeg's decoding threads can deadlock.
     return av
 
 
