@@ -3,10 +3,10 @@
 ::
 
     frame_t (H, W, 3) ─> network (tiled, as for photos) ─> out_t
-        per-frame lift  = log mean_lin(out_t · gain_t) - log mean_lin(frame_t)
-                          (gain_t: the exposure head's, 1 without a head)
-        smoothed lift   = LiftSmoother (EMA over time, reset at scene cuts)
-        out_t scaled in linear light so that its lift is the smoothed one, then by ``brightness``
+        per-frame target = log mean_lin(out_t · gain_t)
+                           (gain_t: the exposure head's, 1 without a head)
+        smoothed target  = BrightnessSmoother (EMA over time, reset at scene cuts)
+        out_t scaled in linear light so that its mean is the smoothed target, then by ``brightness``
 
 :func:`enhance_frames` is the public iterator for callers with their own decoder;
 :mod:`mlsm.video.pipeline` uses :class:`FrameEnhancer` between PyAV's decoder and encoder.
@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from mlsm.colour import srgb_to_linear
 from mlsm.inference.inputs import as_batch
 from mlsm.models.exposure import scale_brightness
-from mlsm.video.temporal import DEFAULT_SCENE_CUT, DEFAULT_TEMPORAL_SMOOTHING, LiftSmoother
+from mlsm.video.temporal import DEFAULT_SCENE_CUT, DEFAULT_TEMPORAL_SMOOTHING, BrightnessSmoother
 
 __all__ = ["FrameEnhancer", "enhance_frames"]
 
@@ -46,22 +46,22 @@ def _mean_log_luminance(image: torch.Tensor) -> float:
 
 
 class FrameEnhancer:
-    """Enhances frames one at a time, carrying the smoothed lift from frame to frame.
+    """Enhances frames one at a time, carrying the smoothed brightness from frame to frame.
 
     Args:
         model: a loaded :class:`~mlsm.inference.base.InferenceModel` (torch or onnx); its
             options (tile, overlap, exposure calibration, brightness) apply to every frame.
-        temporal_smoothing: time constant in seconds of the lift's moving average (0: off).
+        temporal_smoothing: time constant in seconds of the brightness's moving average (0: off).
         scene_cut: input mean log-luminance jump read as a scene cut (resets the average).
     """
 
     def __init__(self, model, temporal_smoothing: float = DEFAULT_TEMPORAL_SMOOTHING,
                  scene_cut: float = DEFAULT_SCENE_CUT):
         self.model = model
-        self.smoother = LiftSmoother(temporal_smoothing, scene_cut)
+        self.smoother = BrightnessSmoother(temporal_smoothing, scene_cut)
         head = model.exposure_head
         self.max_log_gain = math.log(head.max_gain if head is not None else _MAX_GAIN_WITHOUT_HEAD)
-        self.lifts: list[tuple[float, float]] = []  # (own lift, smoothed lift) per frame, for reports
+        self.targets: list[tuple[float, float]] = []  # (own, smoothed) log output mean per frame, for reports
 
     @torch.no_grad()
     def enhance_tensor(self, image: torch.Tensor, time: float) -> torch.Tensor:
@@ -70,12 +70,11 @@ class FrameEnhancer:
         image = image.to(model.device, torch.float32)
         out = model._run_network(image).clamp(0.0, 1.0)  # the network part of InferenceModel.enhance_tensor
         log_gain = float(model.exposure_head.log_gain(image, out)[0]) if model.exposure_head is not None else 0.0
-        log_input = _log_mean_linear(image)
         log_output = _log_mean_linear(out)
-        lift = log_output + log_gain - log_input
-        smooth = self.smoother.update(lift, _mean_log_luminance(image), time)
-        self.lifts.append((lift, smooth))
-        gain = min(max(smooth + log_input - log_output, -self.max_log_gain), self.max_log_gain)
+        target = log_output + log_gain  # the log mean this frame gets as a photo
+        smooth = self.smoother.update(target, _mean_log_luminance(image), time)
+        self.targets.append((target, smooth))
+        gain = min(max(smooth - log_output, -self.max_log_gain), self.max_log_gain)
         scale = math.exp(gain) * model.options.brightness
         return out if scale == 1.0 else scale_brightness(out, scale)
 
@@ -96,7 +95,7 @@ def enhance_frames(model, frames: Iterable[np.ndarray], fps: float, *,
         model: a loaded model (``mlsm.load_model()``, torch or onnx backend).
         frames: RGB frames (H, W, 3) uint8 (or another dtype ``model.enhance`` accepts), in order.
         fps: frame rate, used for frame times when ``times`` is not given.
-        temporal_smoothing: seconds; time constant of the brightness lift's moving average (0: off).
+        temporal_smoothing: seconds; time constant of the output brightness's moving average (0: off).
         scene_cut: input mean log-luminance jump (natural log) that resets the average.
         times: presentation time of each frame in seconds (variable frame rate); default ``i / fps``.
 

@@ -1,52 +1,49 @@
-"""Temporal stability: one smooth brightness lift over a clip instead of a guess per frame.
+"""Temporal stability: one smooth brightness over a clip instead of a guess per frame.
 
-A photo's brightness is set by one global gain (the exposure head,
-:meth:`mlsm.models.exposure.ExposureHead.log_gain`). Estimated anew on every frame of a
-video, that gain follows noise, compression and small content changes and the output
-flickers. What is smoothed here is the *lift*
+A photo's brightness is set by one global estimate: the exposure head predicts the log mean
+linear luminance of the normal-light image and scales the network output to it
+(:meth:`mlsm.models.exposure.ExposureHead.log_gain`; without a head, the network's own
+output mean). Estimated anew on every frame of a video, that target follows noise,
+compression and small content changes and the output flickers. Here the per-frame target
 
-    lift_t = log mean_lin(output_t) - log mean_lin(input_t)
+    target_t = log mean_lin(calibrated output_t)
 
-(linear-light mean luminance; for a model with an exposure head, ``output_t`` is the
-calibrated output), with a causal exponential moving average of time constant ``tau``
-seconds::
+is smoothed with a causal exponential moving average of time constant ``tau`` seconds::
 
     alpha_t = 1 - exp(-(time_t - time_{t-1}) / tau)
-    smooth_t = smooth_{t-1} + alpha_t * (lift_t - smooth_{t-1})
+    smooth_t = smooth_{t-1} + alpha_t * (target_t - smooth_{t-1})
 
-The frame is then scaled so that its own lift is ``smooth_t``. Smoothing the lift rather
-than the output brightness keeps real changes of the scene (a lamp switched on, a pan into
-a brighter area): the input's brightness passes straight through, only the estimate of
-how much to brighten it is held steady. Frame times come from the stream, so a variable
+and each frame is scaled in linear light so that its mean is ``smooth_t`` (as a camera's
+auto-exposure settles over about ``tau``). Frame times come from the stream, so a variable
 frame rate gets the right ``alpha``.
 
 Scene cuts reset the average: when the input's mean log-luminance jumps by more than
 ``scene_cut`` (natural log; 0.5 is about 0.7 stop) from one frame to the next, the new
-frame's own lift is taken as is.
+frame's own target is taken as is, so a cut (or a light switched on) is not faded in.
 """
 from __future__ import annotations
 
 import math
 
-__all__ = ["DEFAULT_SCENE_CUT", "DEFAULT_TEMPORAL_SMOOTHING", "LiftSmoother"]
+__all__ = ["DEFAULT_SCENE_CUT", "DEFAULT_TEMPORAL_SMOOTHING", "BrightnessSmoother"]
 
 DEFAULT_TEMPORAL_SMOOTHING = 1.0  # seconds
 DEFAULT_SCENE_CUT = 0.5  # jump of the input's mean log-luminance (natural log) read as a cut
 
 
-class LiftSmoother:
-    """Causal exponential moving average of the per-frame lift, reset at scene cuts.
+class BrightnessSmoother:
+    """Causal exponential moving average of the per-frame brightness target, reset at scene cuts.
 
     Args:
-        time_constant: ``tau`` in seconds; 0 turns smoothing off (every frame its own lift).
+        time_constant: ``tau`` in seconds; 0 turns smoothing off (every frame its own target).
         scene_cut: a jump of the input's mean log-luminance larger than this resets the average.
 
-    >>> smoother = LiftSmoother(time_constant=1.0)
-    >>> smoother.update(lift=1.0, log_luminance=-4.0, time=0.0)
+    >>> smoother = BrightnessSmoother(time_constant=1.0)
+    >>> smoother.update(target=1.0, log_luminance=-4.0, time=0.0)
     1.0
-    >>> round(smoother.update(lift=2.0, log_luminance=-4.0, time=1.0), 4)  # 1 + (1 - e^-1)
+    >>> round(smoother.update(target=2.0, log_luminance=-4.0, time=1.0), 4)  # 1 + (1 - e^-1)
     1.6321
-    >>> smoother.update(lift=3.0, log_luminance=-2.0, time=2.0)  # a cut: reset
+    >>> smoother.update(target=3.0, log_luminance=-2.0, time=2.0)  # a cut: reset
     3.0
     """
 
@@ -58,21 +55,21 @@ class LiftSmoother:
         self.time_constant = float(time_constant)
         self.scene_cut = float(scene_cut)
         self.cuts = 0  # scene cuts seen (resets after the first frame)
-        self._state: tuple[float, float, float] | None = None  # (smooth lift, log luminance, time)
+        self._state: tuple[float, float, float] | None = None  # (smoothed target, log luminance, time)
 
-    def update(self, lift: float, log_luminance: float, time: float) -> float:
-        """The smoothed lift for a frame at ``time`` seconds with its own ``lift`` and input
-        mean log-luminance ``log_luminance``."""
+    def update(self, target: float, log_luminance: float, time: float) -> float:
+        """The smoothed target for a frame at ``time`` seconds with its own ``target`` and
+        input mean log-luminance ``log_luminance``."""
         if self._state is None or self.time_constant == 0.0:
-            smooth = lift
+            smooth = target
         else:
             previous, previous_luminance, previous_time = self._state
             if abs(log_luminance - previous_luminance) > self.scene_cut:
                 self.cuts += 1
-                smooth = lift
+                smooth = target
             else:
                 step = max(time - previous_time, 0.0)
                 alpha = 1.0 - math.exp(-step / self.time_constant)
-                smooth = previous + alpha * (lift - previous)
+                smooth = previous + alpha * (target - previous)
         self._state = (smooth, log_luminance, time)
         return smooth

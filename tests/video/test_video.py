@@ -14,7 +14,7 @@ from tests.video.clips import av, dark_pan, read_clip, write_clip
 
 import mlsm
 from mlsm.cli import main
-from mlsm.video import LiftSmoother, VideoError, enhance_frames, enhance_video
+from mlsm.video import BrightnessSmoother, VideoError, enhance_frames, enhance_video
 from mlsm.video.flicker import compensated_temporal_difference, mean_luma_series, step_std
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,13 +94,13 @@ def test_enhance_frames_is_lazy_and_keeps_shapes(model):
 
 
 def test_scene_cut_resets_the_average():
-    smoother = LiftSmoother(time_constant=10.0, scene_cut=0.5)
+    smoother = BrightnessSmoother(time_constant=10.0, scene_cut=0.5)
     assert smoother.update(2.0, -4.0, 0.0) == 2.0
     assert smoother.update(1.0, -4.0, 0.04) == pytest.approx(2.0 - (1 - np.exp(-0.004)), rel=1e-9)
     assert smoother.update(1.0, -3.0, 0.08) == 1.0 and smoother.cuts == 1
-    assert LiftSmoother(0.0).update(3.0, 0.0, 0.0) == 3.0
+    assert BrightnessSmoother(0.0).update(3.0, 0.0, 0.0) == 3.0
     with pytest.raises(ValueError):
-        LiftSmoother(-1.0)
+        BrightnessSmoother(-1.0)
 
 
 def test_part_of_a_clip_and_metadata(model, tmp_path):
@@ -217,7 +217,7 @@ def test_interrupt_mid_clip_leaves_no_temporary_file(pan_clip, tmp_path, signum,
         "import mlsm.video.frames as frames\n"
         "original = frames.FrameEnhancer.__call__\n"
         "def slow(self, frame, time_s):\n"
-        "    if len(self.lifts) == 3:\n"
+        "    if len(self.targets) == 3:\n"
         "        pathlib.Path(sys.argv[1]).write_text('now')\n"
         "        time.sleep(60)\n"
         "    return original(self, frame, time_s)\n"
