@@ -10,7 +10,9 @@ comparison method from :mod:`mlsm.baselines.registry` (classical, peer, or a pip
 as ``"zero_dce+dncnn3"``), click *Enhance*. The page shows a before/after slider per method,
 a 3x zoom on the darkest region (input | mlsm | comparison), the estimated JPEG quality
 factor of the upload (:func:`mlsm.io.estimate_jpeg_quality`), the image size and the run
-times, and offers the results for download as PNG or JPEG.
+times, and offers the results for download as PNG or JPEG. A short video (its first
+:data:`VIDEO_MAX_FRAMES` frames) gives a before | after clip and the enhanced MP4
+(:func:`process_video`, needs ``mlsm[video]``).
 
 Three layers, so the first can be tested without a browser (it lives in
 :mod:`mlsm.app_processing` and never imports Gradio)::
@@ -36,6 +38,7 @@ import os
 import shutil
 import socket
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -45,15 +48,56 @@ from mlsm.app_processing import (DOWNLOAD_JPEG_QUALITY, NO_COMPARISON, OUTPUT_FO
                                  DemoResult, MethodCache, MethodUnavailableError, PhotoReport, UploadTooLargeError,
                                  darkest_window, list_samples, process, zoom_panel)
 from mlsm.io import IMAGE_EXTENSIONS
+from mlsm.io.common import VIDEO_EXTENSIONS
 
 __all__ = ["DOWNLOAD_JPEG_QUALITY", "DemoLimits", "PhotoReport", "DemoResult", "UploadTooLargeError",
            "MethodUnavailableError", "MethodCache", "NO_COMPARISON", "SAMPLES_DIR", "list_samples",
-           "darkest_window", "zoom_panel", "process", "offline_environment", "build_app", "free_port", "launch"]
+           "darkest_window", "zoom_panel", "process", "offline_environment", "build_app", "free_port", "launch",
+           "VIDEO_EXTENSIONS", "VIDEO_MAX_FRAMES", "VideoDemoResult", "process_video"]
 
 logger = logging.getLogger(__name__)
 
 _OFFLINE_ENVIRONMENT = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
                         "HF_HUB_DISABLE_TELEMETRY": "1"}
+
+VIDEO_MAX_FRAMES = 150  # the demo enhances at most this many frames of an uploaded video
+
+
+@dataclass
+class VideoDemoResult:
+    """What the video panel shows: a status line, the before | after clip and the enhanced MP4."""
+
+    status: str
+    side_by_side: Path | None = None
+    enhanced: Path | None = None
+
+
+def process_video(path, model, output_dir: str | Path, max_frames: int = VIDEO_MAX_FRAMES,
+                  temporal_smoothing: float = 1.0) -> VideoDemoResult:
+    """Enhance the first ``max_frames`` frames of the video at ``path`` with ``model``; bad
+    uploads become a status message, never an exception."""
+    if not path:
+        return VideoDemoResult("Upload a short video first.")
+    try:
+        from mlsm.video import VideoError, enhance_video
+        from mlsm.video.compare import side_by_side
+    except ImportError as exc:
+        return VideoDemoResult(f"Video needs PyAV: {exc}")
+    source = Path(path)
+    folder = Path(tempfile.mkdtemp(prefix="video-", dir=output_dir))
+    stem = "".join(char if char.isalnum() or char in "-_" else "_" for char in source.stem)[:80] or "video"
+    try:
+        result = enhance_video(model, source, folder / f"{stem}_mlsm.mp4", max_frames=max_frames,
+                               temporal_smoothing=temporal_smoothing)
+        both = folder / f"{stem}_before_after.mp4"
+        side_by_side(source, result.path, both, max_frames=max_frames)
+    except (VideoError, ValueError) as exc:
+        return VideoDemoResult(f"{source.name}: {' '.join(str(getattr(exc, 'cause', exc)).split())}")
+    notes = "; ".join(result.notes)
+    status = (f"{source.name}: {result.frames} frames {result.width}x{result.height} at {float(result.rate):.3g} fps "
+              f"in {result.seconds:.1f} s (first {max_frames} frames at most)" + (f"; {notes}" if notes else ""))
+    return VideoDemoResult(status, both, result.path)
+
 
 # --------------------------------------------------------------------------- page
 
@@ -148,6 +192,17 @@ def build_app(methods: MethodCache, *, samples: Sequence[Path] = (), limits: Dem
                 summary = gr.Markdown(elem_id="summary")
                 downloads = gr.File(label="Download results", file_count="multiple", interactive=False,
                                     elem_id="downloads")
+        with gr.Accordion(f"Short video (first {VIDEO_MAX_FRAMES} frames)", open=False):
+            with gr.Row():
+                with gr.Column(scale=1, min_width=300):
+                    video_upload = gr.File(label="Dark video", file_count="single", type="filepath",
+                                           file_types=list(VIDEO_EXTENSIONS), elem_id="video-upload", height=120)
+                    video_button = gr.Button("Enhance video", elem_id="enhance-video")
+                    video_status = gr.Textbox(label="Video status", lines=2, interactive=False,
+                                              elem_id="video-status")
+                with gr.Column(scale=3):
+                    video_pair = gr.Video(label="Before | after (mlsm)", interactive=False, elem_id="video-pair")
+                    video_download = gr.File(label="Enhanced video", interactive=False, elem_id="video-download")
 
         def pick_sample(name):
             if not name or name not in samples:
@@ -169,6 +224,24 @@ def build_app(methods: MethodCache, *, samples: Sequence[Path] = (), limits: Dem
                     result.status, result.summary_markdown(),
                     [str(path) for path in result.downloads] or None)
 
+        def on_video(path, model_name, gain=1.0):
+            if not model_name:
+                return None, None, "No mlsm model is installed: use --model PATH"
+            try:
+                model = methods.mlsm(model_name)
+            except MethodUnavailableError as exc:
+                return None, None, str(exc)
+            previous = model.brightness
+            model.brightness = gain
+            try:
+                result = process_video(path, model, output_dir)
+            finally:
+                model.brightness = previous
+            return (str(result.side_by_side) if result.side_by_side else None,
+                    str(result.enhanced) if result.enhanced else None, result.status)
+
+        video_button.click(on_video, inputs=[video_upload, model, brightness],
+                           outputs=[video_pair, video_download, video_status])
         sample.change(pick_sample, inputs=sample, outputs=uploads)
         enhance.click(on_enhance, inputs=[uploads, model, comparison, output_format, brightness],
                       outputs=[mlsm_slider, comparison_slider, zoom, status, summary, downloads])
