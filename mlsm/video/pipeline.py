@@ -232,11 +232,14 @@ def _transcode(av, container, video, audio, info: VideoInfo, temporary: Path, ds
 
 def _mux_audio(output, stream, packets: list, offset_seconds: float, end_seconds: float) -> None:
     """Mux the pending audio ``packets`` shifted so that ``offset_seconds`` is time 0; drop
-    those before it or past ``end_seconds``; empties the list."""
+    those that end before it or start past ``end_seconds``; empties the list."""
     for packet in packets:
         base = packet.time_base
         seconds = float(packet.pts * base)
-        if seconds < offset_seconds - 1e-6 or seconds >= end_seconds:
+        ends = seconds + float((packet.duration or 0) * base)
+        # kept: packets that end at time 0 or later, so the codec's priming (AAC's first 1024
+        # samples, pts < 0), which the decoder needs and then drops, stays
+        if ends < offset_seconds - 1e-6 or seconds >= end_seconds:
             continue
         shift = round(offset_seconds / base)
         packet.pts -= shift

@@ -242,3 +242,21 @@ def test_cli_video_options_are_checked(pan_clip, tmp_path):
     for option in (["--crf", "52"], ["--temporal-smoothing", "-1"], ["--max-frames", "0"], ["--start", "nan"],
                    ["--duration", "0"]):
         assert main(["enhance", str(pan_clip), "-o", str(tmp_path), *option]) == 2, option
+
+
+def test_audio_is_copied_packet_for_packet(model, pan_clip, tmp_path):
+    result = enhance_video(model, pan_clip, tmp_path / "out.mp4")
+
+    def packets(path):
+        with av.open(str(path)) as container:
+            return [(packet.pts, bytes(packet)) for packet in container.demux(container.streams.audio[0])
+                    if packet.pts is not None]
+
+    assert result.audio == "aac" and packets(result.path) == packets(pan_clip)  # AAC priming packet included
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("onnxruntime") is None, reason="onnxruntime not installed")
+def test_cli_onnx_backend_enhances_a_clip(pan_clip, tmp_path):
+    out = tmp_path / "out"
+    assert main(["enhance", str(pan_clip), "-o", str(out), "--backend", "onnx", "--max-frames", "3"]) == 0
+    assert len(read_clip(out / "pan.mp4")["frames"]) == 3
