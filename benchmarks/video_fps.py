@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shlex
 import statistics
 import subprocess
@@ -99,16 +98,20 @@ def write_clip(path: Path, frames: list[np.ndarray]) -> None:
 
 
 def end_to_end(size: str, count: int, threads: int) -> dict:
-    """``mlsm enhance`` on a ``count``-frame clip in a fresh process: fps and peak RSS (MiB)."""
+    """``mlsm enhance`` on a ``count``-frame clip in a fresh process: fps and peak RSS (MiB,
+    the child's ``VmHWM``; Linux only)."""
     with tempfile.TemporaryDirectory() as folder:
         clip = Path(folder) / "clip.mp4"
         write_clip(clip, dark_frames(size, count))
-        script = ("import resource, sys, time\nfrom mlsm.cli import main\nbegan = time.perf_counter()\n"
-                  "code = main(sys.argv[1:])\nprint(time.perf_counter() - began, "
-                  "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\nsys.exit(code)\n")
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a child would report
+        # this (big) parent's peak
+        script = ("import sys, time\nfrom mlsm.cli import main\nbegan = time.perf_counter()\n"
+                  "code = main(sys.argv[1:])\nseconds = time.perf_counter() - began\n"
+                  "peak = [line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM')][0]\n"
+                  "print(seconds, peak)\nsys.exit(code)\n")
         done = subprocess.run([sys.executable, "-c", script, "enhance", str(clip), "-o", str(Path(folder) / "out"),
                                "--threads", str(threads)], capture_output=True, text=True, check=True)
-        seconds, rss_kib = done.stdout.strip().splitlines()[-1].split()
+        seconds, rss_kib = done.stdout.strip().splitlines()[-1].split()  # kB
         return {"frames": count, "fps": count / float(seconds), "peak_rss_mib": int(rss_kib) / 1024}
 
 
@@ -126,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     command = ("python benchmarks/video_fps.py " + shlex.join(argv if argv is not None else sys.argv[1:])).strip()
+    load_before = os.getloadavg()
     table = methods(args.threads, args.peers)
     rows = {name: {} for name in table}
     for size in args.sizes:
@@ -137,8 +141,10 @@ def main(argv: list[str] | None = None) -> int:
               or platform.machine(), "torch": torch.__version__, "fps": rows}
     if args.end_to_end:
         report["end_to_end"] = [end_to_end("640x360", count, args.threads) for count in (12, 48)]
+    report["load_average"] = {"start": load_before, "end": os.getloadavg()}
+    load = " / ".join(" ".join(f"{value:.2f}" for value in report["load_average"][key]) for key in ("start", "end"))
     lines = [f"Frames per second on {args.threads} CPU threads (median of {args.frames} frames after one warm-up; "
-             f"torch {torch.__version__}). Command: `{command}`", "",
+             f"torch {torch.__version__}; load average 1/5/15 min at start / end: {load}). Command: `{command}`", "",
              "| method | " + " | ".join(args.sizes) + " |", "| --- |" + " ---: |" * len(args.sizes)]
     for name, by_size in rows.items():
         lines.append(f"| {name} | " + " | ".join(f"{by_size[size]:.2f}" for size in args.sizes) + " |")
