@@ -213,7 +213,8 @@ def test_never_overwrites_the_input_or_an_existing_output(model, pan_clip, tmp_p
 def test_interrupt_mid_clip_leaves_no_temporary_file(pan_clip, tmp_path, signum, code, line):
     marker, out = tmp_path / "busy", tmp_path / "out"
     script = (
-        "import sys, time, pathlib\n"
+        "import signal, sys, time, pathlib\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)  # a background shell starts us with SIGINT ignored\n"
         "import mlsm.video.frames as frames\n"
         "original = frames.FrameEnhancer.__call__\n"
         "def slow(self, frame, time_s):\n"
