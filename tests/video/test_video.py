@@ -261,3 +261,35 @@ def test_cli_onnx_backend_enhances_a_clip(pan_clip, tmp_path):
     out = tmp_path / "out"
     assert main(["enhance", str(pan_clip), "-o", str(out), "--backend", "onnx", "--max-frames", "3"]) == 0
     assert len(read_clip(out / "pan.mp4")["frames"]) == 3
+
+
+def test_a_scene_cut_resets_the_smoothing(model, tmp_path):
+    frames = dark_pan(6, 32, 48, level=20.0) + dark_pan(6, 32, 48, level=90.0, seed=3)
+    result = enhance_video(model, write_clip(tmp_path / "cut.mp4", frames, audio=False), tmp_path / "out.mp4",
+                           temporal_smoothing=5.0)
+    assert result.scene_cuts == 1
+    means = mean_luma_series(read_clip(result.path)["frames"])
+    # the new scene starts at its own brightness (without the reset it stays near the old one for seconds)
+    assert means[6] > means[5] + 0.2 and abs(means[6] - means[11]) < 0.05
+
+
+def test_audio_mp4_cannot_hold_is_dropped_with_a_note(model, tmp_path):
+    clip = tmp_path / "pcm.mkv"
+    output = av.open(str(clip), "w")
+    stream = output.add_stream("ffv1", rate=24)
+    stream.width, stream.height, stream.pix_fmt = 16, 16, "yuv444p"
+    sound = output.add_stream("pcm_s16le", rate=8000)
+    sound.layout = "mono"
+    for index, pixels in enumerate(dark_pan(3, 16, 16)):
+        frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+        frame.pts = index
+        output.mux(stream.encode(frame))
+        chunk = av.AudioFrame.from_ndarray(np.zeros((1, 333), np.int16), format="s16", layout="mono")
+        chunk.sample_rate, chunk.pts = 8000, index * 333
+        output.mux(sound.encode(chunk))
+    output.mux(stream.encode(None))
+    output.mux(sound.encode(None))
+    output.close()
+    result = enhance_video(model, clip, tmp_path / "out.mp4")
+    assert result.audio is None and result.notes == ["audio (pcm_s16le) dropped: MP4 cannot hold it without re-encoding"]
+    assert read_clip(result.path)["kinds"] == ["video"] and result.frames == 3
