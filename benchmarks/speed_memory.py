@@ -151,20 +151,31 @@ def synthetic_dark_photo(width: int, height: int, photos_dir: Path | None = PHOT
 
 # ----------------------------------------------------------------------------- child side
 
-def _current_rss_mib() -> float:
-    """Resident set size now (``VmRSS``), MiB; falls back to the peak where /proc is absent."""
+def _proc_status_mib(key: str) -> float | None:
+    """``VmRSS`` / ``VmHWM`` of /proc/self/status in MiB (None where /proc is absent)."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{key}:"):
                 return int(line.split()[1]) / 1024.0
     except OSError:
         pass
-    return _peak_rss_mib()
+    return None
+
+
+def _current_rss_mib() -> float:
+    """Resident set size now (``VmRSS``), MiB; falls back to the peak where /proc is absent."""
+    current = _proc_status_mib("VmRSS")
+    return current if current is not None else _peak_rss_mib()
 
 
 def _peak_rss_mib() -> float:
+    """Peak resident set so far, MiB: the largest of ``ru_maxrss``, ``VmHWM`` and ``VmRSS``
+    (the kernel's counters are updated at different moments, so a "now" reading can pass a
+    stale peak by a few pages)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024.0 if sys.platform.startswith("linux") else peak / 2**20  # KiB vs bytes
+    peak = peak / 1024.0 if sys.platform.startswith("linux") else peak / 2**20  # KiB vs bytes
+    readings = [peak] + [value for value in (_proc_status_mib("VmHWM"), _proc_status_mib("VmRSS")) if value]
+    return max(readings)
 
 
 def _torch_modules(method) -> list | None:

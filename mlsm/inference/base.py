@@ -3,7 +3,7 @@
 ::
 
     numpy (H, W, 3) | PIL | tensor ─> (N, 3, H, W) float32 in [0, 1]
-        ─> _run_network (tiles of mlsm.tiling.run_tiled through the backend's _run_tile, each clamped)
+        ─> run_network (tiles of mlsm.tiling.run_tiled through the backend's _run_tile, each clamped)
         ─> clamp [0, 1] ─> exposure head (mlsm.models.exposure) or brightness scale
         ─> the input's type back
 
@@ -73,16 +73,18 @@ class InferenceModel:
         """One padded tile (N, 3, h, w) -> the network's output, clamped to [0, 1]."""
         raise NotImplementedError
 
-    def _run_network(self, image: torch.Tensor) -> torch.Tensor:
+    def run_network(self, image: torch.Tensor) -> torch.Tensor:
+        """The network alone on (N, 3, H, W) in [0, 1], tiled, clamped to [0, 1]: the output
+        before the exposure head and the brightness scale (video smooths those over time)."""
         # each tile is clamped before blending, as the exported ONNX graph does
         return run_tiled(self._run_tile, image, tile=self.options.tile, overlap=self.options.overlap,
-                         multiple=self.size_multiple)
+                         multiple=self.size_multiple).clamp(0.0, 1.0)
 
     @torch.no_grad()
     def enhance_tensor(self, image: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) in [0, 1] -> enhanced, same shape, clamped to [0, 1]."""
         image = image.to(self.device, torch.float32)
-        out = self._run_network(image).clamp(0.0, 1.0)
+        out = self.run_network(image)
         if self.exposure_head is not None:
             out = self.exposure_head.calibrate(image, out, self.options.brightness)
         elif self.options.brightness != 1.0:

@@ -68,7 +68,7 @@ class FrameEnhancer:
         """One frame (1, 3, H, W) float in [0, 1] at ``time`` seconds -> enhanced, same shape."""
         model = self.model
         image = image.to(model.device, torch.float32)
-        out = model._run_network(image).clamp(0.0, 1.0)  # the network part of InferenceModel.enhance_tensor
+        out = model.run_network(image)  # the network part of InferenceModel.enhance_tensor
         log_gain = float(model.exposure_head.log_gain(image, out)[0]) if model.exposure_head is not None else 0.0
         log_output = _log_mean_linear(out)
         target = log_output + log_gain  # the log mean this frame gets as a photo
