@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mlsm.video.clips import write_h264
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PHOTO = REPO_ROOT.parent / "shared" / "data" / "photos" / "kodak24" / "kodim23.png"
 PEERS = REPO_ROOT.parent / "shared" / "peers"
@@ -67,17 +69,7 @@ def compress(frames: list[np.ndarray], fps: int, crf: int) -> list[np.ndarray]:
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "dark.mp4"
-        with av.open(str(path), "w") as output:
-            stream = output.add_stream("libx264", rate=fps)
-            stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-            stream.options = {"crf": str(crf)}
-            for index, pixels in enumerate(frames):
-                frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
-                frame.pts = index
-                for packet in stream.encode(frame):
-                    output.mux(packet)
-            for packet in stream.encode(None):
-                output.mux(packet)
+        write_h264(path, frames, fps, crf)
         with av.open(str(path)) as source:
             return [frame.to_ndarray(format="rgb24") for frame in source.decode(video=0)]
 

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mlsm.video.clips import write_h264
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PHOTO = REPO_ROOT.parent / "shared" / "data" / "photos" / "kodak24" / "kodim23.png"
 PEERS = REPO_ROOT.parent / "shared" / "peers"
@@ -82,19 +84,7 @@ def methods(threads: int, peers: Path) -> dict:
 
 
 def write_clip(path: Path, frames: list[np.ndarray]) -> None:
-    import av
-
-    with av.open(str(path), "w") as output:
-        stream = output.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-        stream.options = {"crf": "28", "preset": "veryfast"}
-        for index, pixels in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
-            frame.pts = index
-            for packet in stream.encode(frame):
-                output.mux(packet)
-        for packet in stream.encode(None):
-            output.mux(packet)
+    write_h264(path, frames, fps=25, crf=28, preset="veryfast")
 
 
 def end_to_end(size: str, count: int, threads: int) -> dict:
