@@ -112,9 +112,17 @@ def setup_distributed(device: str = "auto", timeout_minutes: float = 30.0) -> Di
 
 
 def cleanup_distributed() -> None:
-    """Leave the process group (no-op when none was initialised)."""
+    """Leave the process group (no-op when none was initialised).
+
+    All ranks meet at a barrier first: a rank that tears gloo down while its peer still
+    talks to it can make the peer abort in C++ (``terminate called without an active
+    exception``, seen once in a CI try of tests/train/test_ddp.py).
+    """
     if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+        try:
+            dist.barrier()
+        finally:
+            dist.destroy_process_group()
 
 
 def wrap_ddp(module: nn.Module, info: DistInfo, find_unused_parameters: bool = False) -> nn.Module:
