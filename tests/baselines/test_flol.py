@@ -12,25 +12,15 @@ odd sides (its amplitude net halves and doubles the image), so odd sizes have no
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
 from mlsm.baselines.flol import FLOL, WEIGHTS_KEY, gaussian_blur_5x5, snr_map
-from mlsm.baselines.peers import PEERS_DIR_ENV, PeerWeightsError, build_peer, default_peers_dir, load_torch_file
+from mlsm.baselines.peers import PeerWeightsError, build_peer, load_torch_file
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+from peer_samples import dim_pattern as _pattern, official_peers_dir as _peers_dir
 
-
-def _pattern(height: int = 40, width: int = 56) -> np.ndarray:
-    """The dim colour pattern of test_peers.py (no file, no codec), float32 (H, W, 3)."""
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
-    red = 0.5 + 0.5 * np.sin(xx / 5.0)
-    green = 0.5 + 0.5 * np.cos(yy / 7.0)
-    blue = (xx + yy) / (height + width)
-    return (0.15 * np.stack([red, green, blue], axis=-1) + 0.02).astype(np.float32)
 
 # Authors' forward pass (see the module docstring): {(name, (h, w)): per-channel means}.
 AUTHORS_GOLDEN_MEANS = {
@@ -41,13 +31,6 @@ AUTHORS_GOLDEN_MEANS = {
 }
 WEIGHT_FILES = {"flol": "flol/flolv2_all_111439.pt", "flol_uhd": "flol/flolv2_UHDLL.pt"}
 PARAMETERS = 94_518   # shared/peers/README.md
-
-
-def _peers_dir():
-    folder = default_peers_dir() or SHARED / "peers"
-    if not folder.is_dir():
-        pytest.skip(f"official peer weights not found at {folder} (set {PEERS_DIR_ENV})")
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -24,16 +24,9 @@ from mlsm.baselines.sci import TRAINING_ONLY_PREFIX
 from mlsm.baselines.uretinex import update_illumination, update_reflectance
 from mlsm.baselines.zero_dce import ZeroDCE, ZeroDCEPlusPlus, apply_curve
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+from peer_samples import SHARED, dim_pattern as _pattern, official_peers_dir as _peers_dir
 KODAK = SHARED / "data" / "photos" / "kodak24"
 ENHANCERS = [name for name, spec in PEERS.items() if spec.kind == "enhancer"]
-
-
-def _peers_dir() -> Path:
-    folder = default_peers_dir() or SHARED / "peers"
-    if not folder.is_dir():
-        pytest.skip(f"official peer weights not found at {folder} (set {PEERS_DIR_ENV})")
-    return folder
 
 
 def _kodak(name: str, width: int, height: int) -> np.ndarray:
@@ -66,15 +59,6 @@ def _darken(clean: np.ndarray, linear_gain: float, noise_std: float = 0.01, seed
 def _psnr(image: np.ndarray, reference: np.ndarray) -> float:
     mse = float(np.mean((image.astype(np.float64) - reference.astype(np.float64)) ** 2))
     return 10 * math.log10(1.0 / mse)
-
-
-def _pattern(height: int = 40, width: int = 56) -> np.ndarray:
-    """Deterministic dim colour pattern (no file, no codec) for golden values."""
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
-    red = 0.5 + 0.5 * np.sin(xx / 5.0)
-    green = 0.5 + 0.5 * np.cos(yy / 7.0)
-    blue = (xx + yy) / (height + width)
-    return (0.15 * np.stack([red, green, blue], axis=-1) + 0.02).astype(np.float32)
 
 
 # ---------------------------------------------------------------- always run (random weights)
