@@ -97,6 +97,7 @@ def run_tiled(
     tile: int,
     overlap: int,
     multiple: int = 1,
+    batch_pixels: int = 0,
 ) -> torch.Tensor:
     """Run ``fn`` over overlapping ``tile`` x ``tile`` windows of ``x`` and blend the outputs.
 
@@ -117,6 +118,9 @@ def run_tiled(
         overlap: pixels shared by neighbouring tiles (mlsm's default:
             :data:`mlsm.inference.options.DEFAULT_OVERLAP`).
         multiple: each tile is padded to a multiple of this before ``fn``.
+        batch_pixels: 0 runs one tile per ``fn`` call; otherwise tiles of one size are
+            stacked along the batch axis, up to this many pixels per call (small tiles run
+            several times faster so; ``fn`` must treat the images of a batch independently).
 
     Returns:
         (N, C_out, H, W) tensor.
@@ -136,17 +140,23 @@ def run_tiled(
     overlap = min(overlap, tile_h - step_h, tile_w - step_w)
     rows = _tile_spans(h, tile_h, step_h, multiple)
     cols = _tile_spans(w, tile_w, step_w, multiple)
-    out = None
-    weight_sum = torch.zeros(1, 1, h, w, dtype=x.dtype, device=x.device)
+    groups: dict[tuple[int, int], list[tuple[int, int, torch.Tensor]]] = {}
     for row, (top, height) in enumerate(rows):
         row_weight = _blend_ramp(height, overlap, row > 0, row < len(rows) - 1, x.device, x.dtype)
         for col, (left, width) in enumerate(cols):
             col_weight = _blend_ramp(width, overlap, col > 0, col < len(cols) - 1, x.device, x.dtype)
-            patch = x[..., top:top + height, left:left + width]
-            result = run_padded(fn, patch, multiple)
+            groups.setdefault((height, width), []).append((top, left, row_weight[:, None] * col_weight[None, :]))
+    out = None
+    weight_sum = torch.zeros(1, 1, h, w, dtype=x.dtype, device=x.device)
+    for (height, width), tiles in groups.items():
+        per_call = max(1, batch_pixels // (n * _round_up(height, multiple) * _round_up(width, multiple)))
+        for first in range(0, len(tiles), per_call):
+            chunk = tiles[first:first + per_call]
+            patches = torch.cat([x[..., top:top + height, left:left + width] for top, left, _ in chunk])
+            results = run_padded(fn, patches, multiple)
             if out is None:
-                out = torch.zeros(n, result.shape[1], h, w, dtype=result.dtype, device=x.device)
-            window = row_weight[:, None] * col_weight[None, :]
-            out[..., top:top + height, left:left + width] += result * window
-            weight_sum[..., top:top + height, left:left + width] += window
+                out = torch.zeros(n, results.shape[1], h, w, dtype=results.dtype, device=x.device)
+            for index, (top, left, window) in enumerate(chunk):
+                out[..., top:top + height, left:left + width] += results[index * n:(index + 1) * n] * window
+                weight_sum[..., top:top + height, left:left + width] += window
     return out / weight_sum

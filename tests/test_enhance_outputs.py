@@ -1,9 +1,10 @@
 """``mlsm enhance`` on the bundled samples gives bit-identical pixels to the recorded reference.
 
 The reference (``tests/reference/enhance_samples.json``: sha256 of each output's RGB bytes) was
-recorded with ``mlsm enhance mlsm/assets/samples -o OUT`` plus each case's options below, on
-main at 78f4fa6, before the inference layer was refactored (issue 10). A refactor that changes
-one pixel fails here. The runs are subprocesses with the CLI's own thread default, as a user
+recorded with ``mlsm enhance mlsm/assets/samples -o OUT`` plus each case's options below: first
+on main at 78f4fa6, before the inference layer was refactored (issue 10), then again when the
+default inference changed on purpose (issue 14: the shift ensemble, the default model's 64 px
+context windows). A refactor that changes one pixel fails here. The runs are subprocesses with the CLI's own thread default, as a user
 runs it; torch's CPU kernels are deterministic for one build and one CPU kind.
 """
 from __future__ import annotations
@@ -28,6 +29,7 @@ CASES = {
     "real_v2": ["--model", "mlsm_small.real_v2"],
     "brightness_1.5": ["--brightness", "1.5"],
     "no_exposure": ["--no-exposure-calibration"],
+    "no_shift_ensemble": ["--no-shift-ensemble"],
 }
 
 

@@ -3,7 +3,8 @@
 ::
 
     numpy (H, W, 3) | PIL | tensor ─> (N, 3, H, W) float32 in [0, 1]
-        ─> run_network (tiles of mlsm.tiling.run_tiled through the backend's _run_tile, each clamped)
+        ─> run_network (tiles of mlsm.tiling.run_tiled through the backend's _run_tile, each clamped;
+           with options.shift_ensemble the mean of two passes, the second shifted by SHIFT pixels)
         ─> clamp [0, 1] ─> exposure head (mlsm.models.exposure) or brightness scale
         ─> the input's type back
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from mlsm.inference.inputs import as_batch
 from mlsm.io.convert import to_array, to_tensor
@@ -21,7 +23,11 @@ from mlsm.inference.options import InferenceOptions
 from mlsm.models.exposure import scale_brightness
 from mlsm.tiling import run_tiled
 
-__all__ = ["InferenceModel"]
+__all__ = ["InferenceModel", "SHIFT"]
+
+SHIFT = 1
+"""Pixels (down and right) of the second pass of the shift ensemble: odd, so the pass sits on
+the opposite phase of the network's 2x2 superpixel grid (and off its 8x8 top-latent grid)."""
 
 
 class InferenceModel:
@@ -76,7 +82,27 @@ class InferenceModel:
     def run_network(self, image: torch.Tensor) -> torch.Tensor:
         """The network alone on (N, 3, H, W) in [0, 1], tiled, clamped to [0, 1]: the output
         before the exposure head and the brightness scale (video smooths those over time)."""
+        out = self._run_pass(image)
+        if self.options.shift_ensemble:
+            # edge-replicated so the shifted image keeps the input's first row and column
+            shifted = F.pad(image, (SHIFT, 0, SHIFT, 0), mode="replicate")
+            out = out.add_(self._run_pass(shifted)[..., SHIFT:, SHIFT:]).mul_(0.5)
+        return out
+
+    @property
+    def context(self) -> int:
+        """Side of the windows the network runs on (0: whole images up to ``tile``); see
+        :class:`~mlsm.inference.options.InferenceOptions`."""
+        if self.options.context is not None:
+            return self.options.context
+        return int((self.metadata.get("card") or {}).get("context", 0) or 0)
+
+    def _run_pass(self, image: torch.Tensor) -> torch.Tensor:
         # each tile is clamped before blending, as the exported ONNX graph does
+        context = self.context
+        if context and context < self.options.tile:
+            return run_tiled(self._run_tile, image, tile=context, overlap=context // 4, multiple=self.size_multiple,
+                             batch_pixels=self.options.tile * self.options.tile).clamp(0.0, 1.0)
         return run_tiled(self._run_tile, image, tile=self.options.tile, overlap=self.options.overlap,
                          multiple=self.size_multiple).clamp(0.0, 1.0)
 

@@ -25,14 +25,34 @@ class InferenceOptions:
             (:mod:`mlsm.models.exposure`), when they carry one.
         brightness: scale of the output's brightness in linear light (> 0; 1 = unchanged),
             applied after the exposure head, with or without one.
+        context: side of the windows the network runs on, in pixels: the image is cut into
+            overlapping windows of this side (``context // 4`` shared, blended as the tiles;
+            batched, at most ``tile * tile`` pixels per call). None: the weight file's own
+            (``card["context"]``: the crop size it was trained on), whole images when it has
+            none; 0: whole images. Why: the network's deep levels (the 1/8-resolution ASPP
+            with dilations up to 18) learnt their context from zero-padded training crops;
+            on whole photos they see content there instead and the output drifts (the
+            shipped model trained on 64 px crops: Kodak24 QF 60, 8 photos, 22.69 dB whole,
+            23.51 dB in 64 px windows; the test-time local converter of Chu et al., ECCV 2022,
+            fixes the same train/test mismatch of global statistics).
+        shift_ensemble: run the network twice, on the image and on the image shifted one
+            pixel down and right, and average the two (aligned back). The network's own grids
+            (2x2 pixel-unshuffle superpixels, the 1/8-resolution top latent) leave a periodic
+            pattern in its output that the 8x8 block-edge ratio reads as JPEG blocks (1.081 on
+            13 real dark photos); the shifted pass has the opposite phase and the average
+            cancels it (0.993), for twice the time (``scripts/grid_probe.py``).
     """
 
     tile: int = DEFAULT_TILE
     overlap: int = DEFAULT_OVERLAP
     calibrate_exposure: bool = True
     brightness: float = 1.0
+    context: int | None = None
+    shift_ensemble: bool = True
 
     def __post_init__(self):
+        if self.context is not None and not (isinstance(self.context, int) and self.context >= 0):
+            raise ValueError(f"context must be None or an integer >= 0, got {self.context!r}")
         if not self.tile >= 1:
             raise ValueError(f"tile must be >= 1, got {self.tile}")
         if not self.overlap >= 0:

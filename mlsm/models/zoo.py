@@ -67,7 +67,7 @@ ZOO: dict[str, WeightSpec] = {
     "mlsm_small.synth_dark_jpeg": WeightSpec(
         name="mlsm_small.synth_dark_jpeg",
         file="mlsm_small.synth_dark_jpeg.safetensors",
-        sha256="78480b6d2df3d37c9c4a25c75f5329b40919d613a2d0055bc464fb8b473259b1",
+        sha256="c49e5112ae6b0e3cb662d55596940d26a3315042ef374d0886231837727bbc60",
         description="mlsm_small trained on synthetic dark JPEG pairs from CBSD68 + McMaster "
                     "(exposure x0.03-0.3, QF 60-95); see MODEL_CARD.md",
         training_data="synthetic pairs (mlsm/data/degrade.py) from CBSD68 (68) + McMaster (18) clean photos: "

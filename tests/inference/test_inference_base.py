@@ -58,11 +58,47 @@ def test_float_uint8_pil_and_tensor_in_give_the_same_type_out():
 
 def test_tiles_follow_the_options():
     image = torch.rand(1, 3, 70, 90)
-    whole, tiled = Affine(), Affine(tile=32, overlap=8)
+    whole, tiled = Affine(shift_ensemble=False), Affine(tile=32, overlap=8, shift_ensemble=False)
     out_whole, out_tiled = whole.enhance_tensor(image), tiled.enhance_tensor(image)
     assert whole.tiles == [(72, 92)]  # one pass, padded to the multiple 4
     assert len(tiled.tiles) > 4 and all(h <= 32 + 4 and w <= 32 + 4 for h, w in tiled.tiles)
     torch.testing.assert_close(out_tiled, out_whole, atol=1e-6, rtol=0)
+
+
+class GridNetwork(InferenceModel):
+    """A 'network' that adds a pattern tied to its own 2x2 grid: +d on even rows and columns."""
+
+    def __init__(self, **overrides):
+        super().__init__(None, "cpu", 4, name="grid", **overrides)
+        self.tiles = []
+
+    def _run_tile(self, image):
+        self.tiles.append(tuple(image.shape[-2:]))
+        pattern = torch.zeros(image.shape[-2:])
+        pattern[0::2, 0::2] = 0.1
+        return (image * 0.5 + pattern).clamp(0.0, 1.0)
+
+
+def test_shift_ensemble_cancels_the_network_grid_and_keeps_the_content_in_place():
+    image = torch.rand(1, 3, 21, 30) * 0.5
+    single = GridNetwork(shift_ensemble=False).enhance_tensor(image)
+    model = GridNetwork()
+    assert model.options.shift_ensemble  # the default
+    out = model.enhance_tensor(image)
+    assert out.shape == image.shape
+    assert model.tiles == [(24, 32), (24, 32)]  # two passes: the image and the image shifted by SHIFT
+    # the content stays where it was (no one-pixel drift) and the pattern, on opposite phases
+    # of the two passes, becomes their mean
+    content = 0.5 * image
+    shifted_grid = torch.zeros(21, 30)
+    shifted_grid[1::2, 1::2] = 0.1
+    grid = torch.zeros(21, 30)
+    grid[0::2, 0::2] = 0.1
+    expected_mean = content + (grid + shifted_grid) / 2
+    torch.testing.assert_close(out[..., 1:, 1:], expected_mean[..., 1:, 1:], atol=1e-6, rtol=0)
+    assert (out - content).std() < (single - content).std()
+    # a 1x1 image still works (edge replication, not reflection)
+    assert model.enhance(np.full((1, 1, 3), 0.2, np.float32)).shape == (1, 1, 3)
 
 
 def test_brightness_scales_in_linear_light_and_is_checked():
@@ -94,3 +130,30 @@ def test_exposure_head_runs_only_when_calibrating():
 def test_the_base_has_no_network():
     with pytest.raises(NotImplementedError):
         InferenceModel(None, "cpu", 1, name="bare").enhance_tensor(torch.rand(1, 3, 4, 4))
+
+
+class Counting(Affine):
+    """Affine that records the batch size of each call too."""
+
+    def _run_tile(self, image):
+        self.tiles.append(tuple(image.shape))
+        return (0.5 * image + 0.25).clamp(0.0, 1.0)
+
+
+def test_context_windows_come_from_the_card_run_batched_and_blend_exactly():
+    image = torch.rand(1, 3, 50, 70)
+    model = Counting({"card": {"context": 16}}, shift_ensemble=False)
+    assert model.context == 16
+    out = model.enhance_tensor(image)
+    torch.testing.assert_close(out, 0.5 * image + 0.25, atol=1e-6, rtol=0)   # a pointwise map: exact
+    assert all(h <= 16 + 4 and w <= 16 + 4 for _, _, h, w in model.tiles)
+    assert max(n for n, *_ in model.tiles) > 1                               # windows of one size share a call
+    assert sum(n for n, *_ in model.tiles) >= (50 // 16) * (70 // 16)
+    # the option overrides the card; 0 runs whole images (up to tile)
+    assert Counting({"card": {"context": 16}}, context=0).context == 0
+    whole = Counting({"card": {"context": 16}}, context=0, shift_ensemble=False)
+    whole.enhance_tensor(image)
+    assert whole.tiles == [(1, 3, 52, 72)]
+    assert Counting().context == 0                                            # no card: whole images
+    with pytest.raises(ValueError, match="context"):
+        InferenceOptions(context=-1)
