@@ -18,6 +18,9 @@ This module provides each term; the training code weights and sums them with
 * :class:`PerceptualLoss` - feature-space L1 (Johnson et al., "Perceptual Losses for
   Real-Time Style Transfer and Super-Resolution", ECCV 2016; paper's [44]) on a frozen
   pretrained backbone: ``"vgg19"``, ``"efficientnet_lite0"`` or ``"none"``;
+* :func:`match_brightness` - the prediction scaled in linear light to the target's mean, for
+  a brightness-invariant pixel loss (ours: the global brightness is the exposure head's job,
+  see :class:`mlsm.train.stages.LossConfig` ``brightness_invariant``);
 * texture terms that need no pretrained network (not in the paper; they push against the
   blur an L1-trained decoder settles on): :func:`gradient_loss` (L1 of image gradients),
   :func:`frequency_loss` (L1 of FFT amplitudes, optionally focal) and :func:`ms_ssim_loss`
@@ -43,6 +46,7 @@ __all__ = [
     "VGG19Features",
     "EfficientNetLite0Features",
     "PerceptualLoss",
+    "match_brightness",
     "gradient_loss",
     "frequency_loss",
     "ms_ssim",
@@ -112,6 +116,23 @@ def _check_images(pred: torch.Tensor, target: torch.Tensor) -> None:
     _check_same_shape("pred", pred, "target", target)
     if pred.ndim != 4:
         raise ValueError(f"expected (N, C, H, W) images, got shape {tuple(pred.shape)}")
+
+
+def match_brightness(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-4) -> tuple[torch.Tensor, torch.Tensor]:
+    """``pred`` scaled per image in linear light so its mean equals ``target``'s, and the log gain.
+
+    Returns ``(matched, log_gain)``: ``matched = srgb(g * linear(pred))`` clamped to [0, 1] with
+    ``g = mean linear(target) / mean linear(pred)`` per image (N,), gradients flowing through
+    ``g``. A loss on ``matched`` does not see the global brightness (a prediction right but
+    for one exposure gain scores as well as the exact one), so a network trained on it is not
+    pushed to hedge an exposure it cannot see in a crop by flattening its contrast.
+    """
+    from mlsm.colour import linear_to_srgb, srgb_to_linear
+
+    _check_same_shape("pred", pred, "target", target)
+    linear = srgb_to_linear(pred)
+    gain = (srgb_to_linear(target).flatten(1).mean(1) + eps) / (linear.flatten(1).mean(1) + eps)
+    return linear_to_srgb(linear * gain.view(-1, 1, 1, 1)), torch.log(gain)
 
 
 def gradient_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

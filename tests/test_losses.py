@@ -19,6 +19,7 @@ from mlsm.losses import (
     l1_loss,
     lsgan_discriminator_loss,
     lsgan_generator_loss,
+    match_brightness,
     ms_ssim,
     ms_ssim_loss,
 )
@@ -348,3 +349,33 @@ def test_ms_ssim_matches_torchmetrics():
     assert float(ms_ssim(_blur(small), small, weights=(1.0,))) != pytest.approx(float(renormalised), abs=1e-3)
     with pytest.raises(ValueError, match="at least 11 px"):
         ms_ssim(small[..., :8, :8], small[..., :8, :8])
+
+
+# ---------------------------------------------------------------------------- brightness matching
+
+
+def test_match_brightness_removes_a_global_gain_and_reports_it():
+    from mlsm.colour import linear_to_srgb, srgb_to_linear
+    target = _smooth_image(seed=3) * 0.8
+    darker = linear_to_srgb(srgb_to_linear(target) * 0.25)   # the same image two stops darker
+    matched, log_gain = match_brightness(darker, target)
+    torch.testing.assert_close(matched, target, atol=2e-3, rtol=0)
+    assert float(log_gain) == pytest.approx(math.log(4.0), abs=0.02)
+    # means equal in linear light, per image of a batch
+    batch = torch.cat([darker, target * 0.5])
+    matched, log_gain = match_brightness(batch, torch.cat([target, target]))
+    means = srgb_to_linear(matched).flatten(1).mean(1)
+    torch.testing.assert_close(means, srgb_to_linear(target).mean().expand(2), rtol=1e-2, atol=0)  # eps, clipping
+    assert log_gain.shape == (2,) and bool((log_gain > 0).all())
+
+
+def test_match_brightness_keeps_structure_errors_and_passes_gradients():
+    target = _smooth_image(seed=4) * 0.7
+    blurred = _blur(target).requires_grad_(True)
+    matched, _ = match_brightness(blurred * 0.3, target)
+    loss = l1_loss(matched, target)
+    assert float(loss) > 0.005        # the blur is still seen once the brightness is matched
+    loss.backward()
+    assert blurred.grad is not None and torch.isfinite(blurred.grad).all()
+    with pytest.raises(ValueError, match="shape"):
+        match_brightness(target, target[..., :8])

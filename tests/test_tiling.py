@@ -205,3 +205,21 @@ def test_shipped_model_tiled_within_0_05_db_of_whole():
     tiled = mlsm.load_model(tile=640, overlap=160).enhance(dark)
     assert abs(psnr(whole, clean) - psnr(tiled, clean)) < 0.05
     assert psnr(tiled, whole) > 45
+
+
+def test_batched_tiles_give_the_same_blend_as_one_tile_per_call():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(8, 3, 3, padding=1))
+    x = torch.rand(2, 3, 45, 70)
+    calls = []
+
+    def fn(t):
+        calls.append(t.shape[0])
+        return net(t)
+
+    one = run_tiled(fn, x, tile=16, overlap=8, multiple=4)
+    single_calls = len(calls)
+    calls.clear()
+    batched = run_tiled(fn, x, tile=16, overlap=8, multiple=4, batch_pixels=16 * 16 * 2 * 6)
+    torch.testing.assert_close(batched, one, atol=1e-5, rtol=0)
+    assert len(calls) < single_calls and max(calls) == 12 and all(n % 2 == 0 for n in calls)  # 6 tiles of 2 images

@@ -101,6 +101,8 @@ def train(stage_name: str, experiment, out_dir: Path, vae_weights: Path | None =
     # runs of one config agree whatever ran before in the process
     torch.manual_seed(experiment.train.seed)
     card = {"stage": stage_name, "config": dump_config(experiment),
+            # inference runs the network in windows of its training crop (InferenceOptions.context)
+            "context": experiment.data.crop_size,
             "trained": time.strftime("%Y-%m-%d"), "paper": "Zeng et al., Multiple Latent Space Mapping "
             "for Compressed Dark Image Enhancement"}
     if stage_name == "direct":
@@ -133,6 +135,8 @@ def train(stage_name: str, experiment, out_dir: Path, vae_weights: Path | None =
                      "best": {"step": step, experiment.train.keep_best: value}}
         save_weights(Path(out) / "best.safetensors", model, arch, experiment.model, best_card)
 
+    if hasattr(stage, "context"):  # validate as inference runs: in windows of the training crop
+        stage.context = experiment.data.crop_size
     stage.on_finish = on_finish
     stage.on_best = on_best
     trainer = Trainer(stage, dataset, experiment.train, out_dir, config=dump_config(experiment))

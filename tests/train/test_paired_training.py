@@ -59,13 +59,15 @@ def test_mixed_pairs_train_select_on_real_validation_and_resume_exactly(tmp_path
     assert train("map", experiment, tmp_path / "whole", init_weights=init).finished
     records = [json.loads(line) for line in (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()]
     val = [r for r in records if r["kind"] == "val"]
-    assert val and all({"val_real_psnr", "val_real_identity_psnr"} <= set(r) for r in val)
+    assert val and all({"val_real_psnr", "val_real_matched_psnr", "val_real_identity_psnr"} <= set(r) for r in val)
+    assert all(r["val_real_matched_psnr"] >= r["val_real_psnr"] - 0.5 for r in val)  # the brightness matched
     assert "val_psnr" not in val[0]                      # no synthetic validation set configured
     train_keys = set(next(r for r in records if r["kind"] == "train"))
     assert {"gradient", "frequency", "ms_ssim", "image_l1", "gan", "d_loss"} <= train_keys
     best = read_metadata(tmp_path / "whole" / "best.safetensors")["card"]
     assert best["best"]["val_real_psnr"] == max(r["val_real_psnr"] for r in val)
     assert best["config"]["data"]["pairs_fraction"] == 0.5
+    assert best["context"] == experiment.data.crop_size   # inference runs in windows of the training crop
 
     experiment.train.stop_after = 3
     first = train("map", experiment, tmp_path / "split", init_weights=init)

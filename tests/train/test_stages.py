@@ -116,6 +116,31 @@ def test_texture_terms_enter_the_loss_of_every_stage(stage_name):
         LossConfig(ms_ssim=-1.0)
 
 
+def test_brightness_invariant_mapping_loss_ignores_a_global_gain():
+    """With loss.brightness_invariant the image L1 compares the output brightness-matched to the
+    target: a decoder output one stop darker scores the same image L1 (only the anchor term
+    grows); with the plain loss it scores worse."""
+    from mlsm.colour import linear_to_srgb, srgb_to_linear
+    images = batch()
+    decoded = images["high"] * 0.9 + 0.05 * torch.rand_like(images["high"])   # a near-right output
+    darker = linear_to_srgb(srgb_to_linear(decoded) * 0.5)
+
+    def step(losses, output):
+        stage = MappingStage(tiny_model(), losses, tune_decoder=True)
+        stage.model.vae_n.decode = lambda latents: output
+        return stage.training_step(images, 0)
+
+    invariant = LossConfig(latent=0.0, brightness_invariant=True, brightness_anchor=0.5)
+    same, dark = step(invariant, decoded), step(invariant, darker)
+    assert float(dark["image_l1"]) == pytest.approx(float(same["image_l1"]), rel=0.05)
+    assert float(dark["brightness_anchor"]) > float(same["brightness_anchor"]) + 0.1   # 0.5 * log(2)^2 = 0.24
+    plain = LossConfig(latent=0.0)
+    assert "brightness_anchor" not in step(plain, decoded)
+    assert float(step(plain, darker)["image_l1"]) > 2 * float(step(plain, decoded)["image_l1"])
+    with pytest.raises(ValueError, match="brightness_anchor"):
+        LossConfig(brightness_anchor=-1.0)
+
+
 @pytest.mark.parametrize("name,widths", [("mlsm_small", [16, 32, 64]), ("mlsm_paper", [64, 128, 256])])
 def test_config_files_load_and_match_the_presets(name, widths):
     from mlsm.models.configs import PRESETS
