@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from mlsm.inference.inputs import as_batch
 from mlsm.io.convert import to_array, to_tensor
-from mlsm.inference.options import InferenceOptions
+from mlsm.inference.options import CONTEXT_OVERLAP, InferenceOptions
 from mlsm.models.exposure import scale_brightness
 from mlsm.tiling import run_tiled
 
@@ -101,7 +101,8 @@ class InferenceModel:
         # each tile is clamped before blending, as the exported ONNX graph does
         context = self.context
         if context and context < self.options.tile:
-            return run_tiled(self._run_tile, image, tile=context, overlap=context // 4, multiple=self.size_multiple,
+            return run_tiled(self._run_tile, image, tile=context, overlap=context // CONTEXT_OVERLAP,
+                             multiple=self.size_multiple,
                              batch_pixels=self.options.tile * self.options.tile).clamp(0.0, 1.0)
         return run_tiled(self._run_tile, image, tile=self.options.tile, overlap=self.options.overlap,
                          multiple=self.size_multiple).clamp(0.0, 1.0)

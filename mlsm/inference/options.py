@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-__all__ = ["DEFAULT_TILE", "DEFAULT_OVERLAP", "DEFAULT_OPSET", "InferenceOptions"]
+__all__ = ["DEFAULT_TILE", "DEFAULT_OVERLAP", "DEFAULT_OPSET", "CONTEXT_OVERLAP", "InferenceOptions"]
 
 DEFAULT_TILE = 1024
 DEFAULT_OVERLAP = 128
 DEFAULT_OPSET = 17  # ONNX opset of mlsm export-onnx and of in-memory exports
+CONTEXT_OVERLAP = 8
+"""Context windows share ``context // CONTEXT_OVERLAP`` pixels with each neighbour (1/8 was both
+better and faster than 1/4 for the default model: Kodak24 QF 60, 8 photos, 23.57 vs 23.51 dB)."""
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,7 @@ class InferenceOptions:
         brightness: scale of the output's brightness in linear light (> 0; 1 = unchanged),
             applied after the exposure head, with or without one.
         context: side of the windows the network runs on, in pixels: the image is cut into
-            overlapping windows of this side (``context // 4`` shared, blended as the tiles;
+            overlapping windows of this side (``context // 8`` shared, blended as the tiles;
             batched, at most ``tile * tile`` pixels per call). None: the weight file's own
             (``card["context"]``: the crop size it was trained on), whole images when it has
             none; 0: whole images. Why: the network's deep levels (the 1/8-resolution ASPP

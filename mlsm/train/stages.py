@@ -28,6 +28,7 @@ from mlsm.losses import (PerceptualLoss, frequency_loss, gradient_loss, kl_diver
                          lsgan_discriminator_loss, lsgan_generator_loss, match_brightness, ms_ssim_loss)
 from mlsm.models.discriminator import PatchDiscriminator
 from mlsm.models.enhancer import DirectEnhancer, Enhancer
+from mlsm.inference.options import CONTEXT_OVERLAP
 from mlsm.tiling import run_tiled
 
 __all__ = ["LossConfig", "VAEStage", "MappingStage", "DirectStage", "psnr_batch"]
@@ -303,7 +304,7 @@ def _validate_enhancement(model: nn.Module, validation: list[dict], context: int
         enhanced, matched, identity = groups.setdefault(name, ([], [], []))
         low, high = item["low"][None], item["high"][None]
         if context and max(low.shape[-2:]) > context:
-            output = run_tiled(lambda tile: model(tile)["image"], low, tile=context, overlap=context // 4,
+            output = run_tiled(lambda tile: model(tile)["image"], low, tile=context, overlap=context // CONTEXT_OVERLAP,
                                multiple=model.size_multiple, batch_pixels=1 << 20).clamp(0, 1)
         else:
             output = model(low)["image"].clamp(0, 1)
