@@ -76,7 +76,23 @@ def test_metadata_travels_with_the_graph(onnx_path):
     assert isinstance(model, OnnxEnhancer)
     assert model.size_multiple == 32
     assert model.metadata["arch"] == "enhancer"
-    assert '"note": "random init, tests"' in model.metadata["card"]
+    assert model.metadata["card"]["note"] == "random init, tests"
+
+
+def test_context_windows_travel_with_the_graph(weights, tmp_path):
+    """A weight file's training crop (card["context"]) sets the ONNX backend's windows too."""
+    from mlsm.models.weights import save_weights
+    from mlsm.models.zoo import load_network
+    network, metadata = load_network(weights)
+    windowed = tmp_path / "windowed.safetensors"
+    save_weights(windowed, network, metadata["arch"], metadata["config"], {**metadata["card"], "context": 64})
+    path = tmp_path / "windowed.onnx"
+    assert main(["export-onnx", "--model", str(windowed), "-o", str(path)]) == 0
+    onnx_model, torch_model = load_onnx_model(path), load_model(windowed)
+    assert onnx_model.context == torch_model.context == 64
+    image = _random_image((100, 150, 3), seed=3).numpy()
+    assert np.abs(onnx_model.enhance(image) - torch_model.enhance(image)).max() <= 1e-3
+    assert np.abs(torch_model.enhance(image) - load_model(windowed, context=0).enhance(image)).max() > 1e-3
 
 
 @pytest.mark.parametrize("size", [(64, 96), (50, 70)])

@@ -9,6 +9,8 @@ exports the network in memory at start-up (a few seconds, nothing is cached on d
 """
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +56,13 @@ def _load_onnx_file(path: Path, device: str, threads: int | None, options: Infer
     properties = dict(session.get_modelmeta().custom_metadata_map)
     metadata = {key[len("mlsm."):]: value for key, value in properties.items() if key.startswith("mlsm.")}
     metadata["exposure_head"] = exposure_from_properties(path, properties)
+    if "card" in metadata:  # the weight file's card (its training crop sets the context windows)
+        try:
+            metadata["card"] = json.loads(metadata["card"])
+        except ValueError as exc:
+            raise ValueError(f"{path}: unreadable mlsm.card metadata ({exc})") from None
+        if not isinstance(metadata["card"], dict):
+            raise ValueError(f"{path}: mlsm.card metadata is not a JSON object")
     return OnnxEnhancer(session, metadata, int(properties.get("mlsm.size_multiple", 1)), options)
 
 
