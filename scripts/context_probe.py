@@ -1,62 +1,63 @@
-"""Probe behind MODEL_CARD's stage 2b: does a model trained on 64x64 crops lose quality when
-it sees a whole photo instead of crop-sized contexts?
+"""Does a model trained on small crops lose quality when it sees a whole photo? (the windows of
+``InferenceOptions.context``, issue 14; first asked for MODEL_CARD's stage 2b)
 
-Scores a model on the first QF-90 images of an eval set, whole and in overlapping tiles of
-64, 128 and 256 px (tiles blended by mlsm.tiling.run_tiled), with PSNR against ground truth.
+Scores a model as ``mlsm enhance`` runs it (exposure head, shift ensemble) on the first
+``--count`` images of an eval set at one QF, whole (``context=0``) and in windows of each
+``--contexts`` side: PSNR / PSNR-B against the ground truth, the block-edge ratio of its outputs
+on real dark photos, and the seconds per eval image.
 
-    python scripts/context_probe.py MODEL.safetensors data/kodak24_synth
-    python scripts/context_probe.py runs/map/last.pt data/kodak24_synth --vae runs/vae/vaes.safetensors
+    python scripts/context_probe.py mlsm_small.synth_dark_jpeg data/kodak24_synth --quality 60
+    python scripts/context_probe.py runs/x/model.safetensors data/kodak24_synth --no-shift-ensemble
 """
+from __future__ import annotations
+
 import argparse
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
-import torch
 
-from mlsm.data.evalset import load_evalset
-from mlsm.io import read_image
-from mlsm.io.convert import quantize_8bit, to_array, to_tensor
-from mlsm.metrics import psnr
-from mlsm.models.zoo import load_network
-from mlsm.tiling import run_tiled
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model")
     parser.add_argument("evalset")
-    parser.add_argument("--images", nargs="+", default=["kodim01", "kodim05", "kodim13", "kodim20"])
-    parser.add_argument("--quality", type=int, default=90)
-    parser.add_argument("--vae", help="stage-1 weights, when MODEL is a mapping run's last.pt")
+    parser.add_argument("--count", type=int, default=8)
+    parser.add_argument("--quality", type=int, default=60)
+    parser.add_argument("--contexts", type=int, nargs="+", default=[0, 64, 96, 128])
+    parser.add_argument("--real", nargs="*", default=None, help="real dark photos for the block-edge ratio "
+                        "(default: LIME 1-4 and DICM 01-06 of ../shared/data/real-dark)")
+    parser.add_argument("--no-shift-ensemble", dest="shift_ensemble", action="store_false")
     args = parser.parse_args()
-    if args.model.endswith(".pt"):
-        from mlsm.models import Enhancer
-        from mlsm.models.weights import load_vae_weights, read_metadata
-        from mlsm.train.checkpoint import load_init
+    import torch
 
-        network = Enhancer(read_metadata(args.vae)["config"])
-        load_vae_weights(network, args.vae, {})
-        load_init(network, __import__("pathlib").Path(args.model), {},
-                  {"mapping": network.mapping, "decoder": network.vae_n.decoders})
-        network.eval()
-    else:
-        network, _ = load_network(args.model)
-    items = [item for item in load_evalset(args.evalset).items if item.name in args.images]
+    import mlsm
+    from mlsm.data.evalset import load_evalset
+    from mlsm.io import read_image
+    from mlsm.metrics import block_edge_ratio, psnr, psnr_b
 
-    def score(run) -> float:
-        values = []
-        for item in items:
-            low, _ = read_image(item.low[args.quality])
-            gt, _ = read_image(item.gt)
-            with torch.no_grad():
-                out = to_array(run(to_tensor(low)).clamp(0, 1))
-            values.append(psnr(quantize_8bit(out), gt))
-        return float(np.mean(values))
-
-    print(f"whole image: {score(lambda x: network(x)['image']):.2f} dB")
-    for tile in (64, 128, 256):
-        run = lambda x, t=tile: run_tiled(lambda p: network(p)["image"], x, tile=t, overlap=t // 2,  # noqa: E731
-                                         multiple=network.size_multiple)
-        print(f"tiles of {tile}: {score(run):.2f} dB")
+    torch.set_num_threads(1)
+    items = load_evalset(args.evalset).items[: args.count]
+    pairs = [(read_image(item.low[args.quality])[0], read_image(item.gt)[0]) for item in items]
+    dark = ROOT.parent / "shared/data/real-dark"
+    real_paths = args.real if args.real is not None else (sorted((dark / "lime").glob("*"))[:4]
+                                                           + sorted((dark / "dicm").glob("*"))[:6])
+    real = [read_image(path)[0] for path in real_paths]
+    for context in args.contexts:
+        model = mlsm.load_model(args.model, context=context, shift_ensemble=args.shift_ensemble)
+        start = time.perf_counter()
+        outputs = [model.enhance(low) for low, _ in pairs]
+        seconds = (time.perf_counter() - start) / len(pairs)
+        quality = np.mean([(psnr(out, gt), psnr_b(out, gt)) for out, (_, gt) in zip(outputs, pairs)], axis=0)
+        ratio = np.mean([block_edge_ratio(model.enhance(image)) for image in real]) if real else float("nan")
+        label = "whole" if context == 0 else f"{context} px windows"
+        print(f"{label:16s} QF {args.quality}: {quality[0]:.2f} dB PSNR / {quality[1]:.2f} dB PSNR-B; real block-edge "
+              f"ratio {ratio:.3f}; {seconds:.2f} s per image", flush=True)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ odd phases straddle 2x2 superpixel edges. A flat profile (all 1.0) means no peri
 
     python scripts/grid_probe.py                      # the shipped model, 6 Kodak24 crops x0.08
     python scripts/grid_probe.py --model runs/x/model.safetensors --real ../shared/data/real-dark/lime/1.png
+    python scripts/grid_probe.py --no-shift-ensemble --real ../shared/data/real-dark/lime/1.png   # one pass
 """
 from __future__ import annotations
 
@@ -57,6 +58,10 @@ def main(argv=None) -> int:
     parser.add_argument("--exposure", type=float, default=0.08)
     parser.add_argument("--quality", type=int, default=80)
     parser.add_argument("--real", nargs="*", default=[], help="real photos: profile of input and output (no shift)")
+    parser.add_argument("--no-shift-ensemble", dest="shift_ensemble", action="store_false",
+                        help="one network pass (the default inference averages a pass shifted by 1 px)")
+    parser.add_argument("--context", type=int, default=None,
+                        help="window side the network runs on (default: the weight file's; 0: whole images)")
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
@@ -64,7 +69,7 @@ def main(argv=None) -> int:
     import mlsm
 
     torch.set_num_threads(1)
-    model = mlsm.load_model(args.model)
+    model = mlsm.load_model(args.model, shift_ensemble=args.shift_ensemble, context=args.context)
     np.set_printoptions(precision=3, suppress=True)
     for label in ("never-compressed", f"JPEG QF {args.quality}"):
         network, content, source = np.zeros(8), np.zeros(8), np.zeros(8)

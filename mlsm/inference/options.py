@@ -28,16 +28,18 @@ class InferenceOptions:
             (:mod:`mlsm.models.exposure`), when they carry one.
         brightness: scale of the output's brightness in linear light (> 0; 1 = unchanged),
             applied after the exposure head, with or without one.
-        context: side of the windows the network runs on, in pixels: the image is cut into
-            overlapping windows of this side (``context // 8`` shared, blended as the tiles;
-            batched, at most ``tile * tile`` pixels per call). None: the weight file's own
-            (``card["context"]``: the crop size it was trained on), whole images when it has
-            none; 0: whole images. Why: the network's deep levels (the 1/8-resolution ASPP
-            with dilations up to 18) learnt their context from zero-padded training crops;
-            on whole photos they see content there instead and the output drifts (the
-            shipped model trained on 64 px crops: Kodak24 QF 60, 8 photos, 22.69 dB whole,
-            23.51 dB in 64 px windows; the test-time local converter of Chu et al., ECCV 2022,
-            fixes the same train/test mismatch of global statistics).
+        context: side of the windows the network runs on, in pixels (rounded up to the
+            network's size multiple, 32 for mlsm_small): the image is cut into overlapping
+            windows of this side (``context // 8`` shared, blended as the tiles; batched, at
+            most ``tile * tile`` pixels per call). None: the weight file's own
+            (``card["context"]``: near the crop size it was trained on), whole images when it
+            has none; 0: whole images. Why: the network's deep levels (the 1/8-resolution ASPP
+            with dilations up to 18) learnt their context from zero-padded training crops; on
+            whole photos they see content there instead and the output drifts (the shipped
+            model, trained on 64-128 px crops, on 8 Kodak24 photos at QF 60: 22.69 dB whole,
+            23.57 dB in 64 px windows, 23.32 in 96, its default, 1.6x faster than 64;
+            ``scripts/context_probe.py``; the test-time local converter of Chu et al., ECCV
+            2022, fixes the same train/test mismatch of global statistics).
         shift_ensemble: run the network twice, on the image and on the image shifted one
             pixel down and right, and average the two (aligned back). The network's own grids
             (2x2 pixel-unshuffle superpixels, the 1/8-resolution top latent) leave a periodic

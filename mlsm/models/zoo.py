@@ -67,7 +67,7 @@ ZOO: dict[str, WeightSpec] = {
     "mlsm_small.synth_dark_jpeg": WeightSpec(
         name="mlsm_small.synth_dark_jpeg",
         file="mlsm_small.synth_dark_jpeg.safetensors",
-        sha256="c49e5112ae6b0e3cb662d55596940d26a3315042ef374d0886231837727bbc60",
+        sha256="aa6b22cfc4f91b8355d1226e34149583fff7fc053fc0667d848664a9ba003cc6",
         description="mlsm_small trained on synthetic dark JPEG pairs from CBSD68 + McMaster "
                     "(exposure x0.03-0.3, QF 60-95); see MODEL_CARD.md",
         training_data="synthetic pairs (mlsm/data/degrade.py) from CBSD68 (68) + McMaster (18) clean photos: "
