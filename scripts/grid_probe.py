@@ -13,7 +13,7 @@ odd phases straddle 2x2 superpixel edges. A flat profile (all 1.0) means no peri
 
     python scripts/grid_probe.py                      # the shipped model, 6 Kodak24 crops x0.08
     python scripts/grid_probe.py --model runs/x/model.safetensors --real ../shared/data/real-dark/lime/1.png
-    python scripts/grid_probe.py --no-shift-ensemble --real ../shared/data/real-dark/lime/1.png   # one pass
+    python scripts/grid_probe.py --no-shift-ensemble --context 0 --real ../shared/data/real-dark/lime/1.png   # one whole pass
 """
 from __future__ import annotations
 
