@@ -256,8 +256,10 @@ def read_cell(path: Path) -> dict[str, dict]:
 
 
 def weights_fingerprint(method_name: str) -> str | None:
-    """First 16 hex digits of the sha256 of an mlsm method's weight file (None for others or
-    when the file cannot be found: building the method will then report it)."""
+    """First 16 hex digits of the sha256 of an mlsm method's weight file, with the inference
+    revision (``@2``, :data:`mlsm.inference.options.INFERENCE_REVISION`): cells computed by
+    other weights or an older default inference are recomputed. None for other methods or when
+    the file cannot be found (building the method will then report it)."""
     mlsm_steps = MethodSpec.parse(method_name).mlsm_steps
     if not mlsm_steps:
         return None
@@ -270,7 +272,9 @@ def weights_fingerprint(method_name: str) -> str | None:
             digests.append(sha256_of(resolve_weights(mlsm_spec_target(step))[0])[:16])
         except (FileNotFoundError, OSError):
             return None
-    return "+".join(digests)
+    from mlsm.inference.options import INFERENCE_REVISION
+
+    return "+".join(digests) + f"@{INFERENCE_REVISION}"
 
 
 def append_record(path: Path, record: Mapping) -> None:

@@ -6,11 +6,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-__all__ = ["DEFAULT_TILE", "DEFAULT_OVERLAP", "DEFAULT_OPSET", "CONTEXT_OVERLAP", "InferenceOptions"]
+__all__ = ["DEFAULT_TILE", "DEFAULT_OVERLAP", "DEFAULT_OPSET", "CONTEXT_OVERLAP", "INFERENCE_REVISION",
+           "InferenceOptions"]
 
 DEFAULT_TILE = 1024
 DEFAULT_OVERLAP = 128
 DEFAULT_OPSET = 17  # ONNX opset of mlsm export-onnx and of in-memory exports
+INFERENCE_REVISION = 2
+"""Bumped whenever the default inference changes a weight file's outputs (2: the shift ensemble
+and the context windows, issue 14). Cached eval and scorecard cells of an mlsm model carry it
+with the weights' digest, so a re-run recomputes what an older inference produced."""
 CONTEXT_OVERLAP = 8
 """Context windows share ``context // CONTEXT_OVERLAP`` pixels with each neighbour (1/8 was both
 better and faster than 1/4 for the default model: Kodak24 QF 60, 8 photos, 23.57 vs 23.51 dB)."""

@@ -346,3 +346,20 @@ def test_cli_exits_1_when_an_image_failed(evalset_dir, tmp_path, monkeypatch, ca
                  "--qf", "90", "--no-progress"])
     assert code == 1
     assert "failed" in capsys.readouterr().err
+
+
+def test_fingerprint_carries_the_inference_revision(tmp_path, monkeypatch):
+    """A cell computed by an older default inference (another revision) is not reused."""
+    import mlsm.inference.options as options
+    from mlsm.eval.runner import weights_fingerprint
+    from mlsm.models import Enhancer, ModelConfig, VAEConfig
+    from mlsm.models.weights import save_weights
+
+    config = ModelConfig(vae=VAEConfig(widths=[4, 6, 8]))
+    save_weights(tmp_path / "m.safetensors", Enhancer(config), "enhancer", config)
+    method = f"mlsm:{tmp_path / 'm.safetensors'}"
+    now = weights_fingerprint(method)
+    assert now.endswith(f"@{options.INFERENCE_REVISION}") and len(now.split("@")[0]) == 16
+    monkeypatch.setattr(options, "INFERENCE_REVISION", options.INFERENCE_REVISION + 1)
+    assert weights_fingerprint(method) != now
+    assert weights_fingerprint("zero_dce") is None
