@@ -40,7 +40,7 @@ def main() -> None:
     from mlsm.io.convert import to_array, to_tensor
     from mlsm.metrics import rgb_to_y
     from mlsm.models.exposure import scale_brightness
-    from mlsm.train.cli import _exposure_pairs
+    from mlsm.train.cli import exposure_pairs
     from mlsm.train.experiment import Experiment
     from mlsm.train.exposure import ExposureOptions, fit_exposure_head
 
@@ -48,7 +48,7 @@ def main() -> None:
     experiment = load_config(Experiment, ROOT / "configs/mlsm_small_v2.yaml")
     options = ExposureOptions(**{**vars(experiment.exposure), "exposure_range": (0.02, 1.5)})
     head, _ = fit_exposure_head(load_photos([ROOT / p for p in experiment.data.photos]), experiment.data.ranges(),
-                                options, experiment.train.seed, pairs=_exposure_pairs(experiment.data))
+                                options, experiment.train.seed, pairs=exposure_pairs(experiment.data))
     model = mlsm.load_model(calibrate_exposure=False)
     real = [read_image(p)[0] for p in sorted(Path(args.real).glob("*/*")) if p.suffix.lower() in (".jpg", ".png")]
     clean = [compress(read_image(p)[0], 90)[0] for p in sorted(Path(args.kodak).glob("*.png"))]

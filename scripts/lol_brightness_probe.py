@@ -11,6 +11,7 @@ linear means; ridge regression on the exposure head's features, held-out RMSE, a
 constant).
 
     python scripts/lol_brightness_probe.py mlsm_small.synth_dark_jpeg runs/v3/best.safetensors
+    python scripts/lol_brightness_probe.py mlsm_small.synth_dark_jpeg --context 0    # whole photos
 """
 from __future__ import annotations
 
@@ -23,21 +24,22 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mlsm.colour import linear_to_srgb, srgb_to_linear  # noqa: E402
+from mlsm.colour import srgb_to_linear  # noqa: E402
 from mlsm.data.degrade import compress  # noqa: E402
 from mlsm.data.folders import find_named_pairs  # noqa: E402
 from mlsm.inference import load_model  # noqa: E402
 from mlsm.io import read_image  # noqa: E402
-from mlsm.io.convert import to_tensor  # noqa: E402
+from mlsm.io.convert import to_array, to_tensor  # noqa: E402
 from mlsm.metrics import psnr  # noqa: E402
-from mlsm.models.exposure import ExposureHead  # noqa: E402
+from mlsm.models.exposure import ExposureHead, scale_brightness  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CONSTANTS = (-2.0, -1.8, -1.6, -1.4)
 
 
 def gained(image: np.ndarray, gain: float) -> np.ndarray:
-    return np.clip(linear_to_srgb(np.clip(srgb_to_linear(image) * gain, 0, 1)), 0, 1)
+    """``image`` times ``gain`` in linear light, clipped (:func:`mlsm.models.exposure.scale_brightness`)."""
+    return to_array(scale_brightness(to_tensor(image), gain))
 
 
 def affine(output: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -69,6 +71,8 @@ def main() -> None:
     parser.add_argument("--lol", default=str(ROOT.parent / "shared/data/lol/our485"))
     parser.add_argument("--quality", type=int, default=90)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--context", type=int, default=None,
+                        help="window side the network runs on (default: the weight file's; 0: whole photos)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     validation = {line.strip() for line in (ROOT / "configs/splits/lol_our485_val.txt").read_text().splitlines()
@@ -78,7 +82,7 @@ def main() -> None:
     print(predictability(pairs, validation), flush=True)
     held_out = [(compress(low, args.quality)[0], high) for name, low, high in pairs if name in validation]
     for name in args.models:
-        model = load_model(name, calibrate_exposure=False, shift_ensemble=False)
+        model = load_model(name, calibrate_exposure=False, shift_ensemble=False, context=args.context)
         rows = []
         for low, high in held_out:
             out = model.enhance(low)

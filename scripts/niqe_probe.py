@@ -17,15 +17,18 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mlsm.colour import linear_to_srgb, srgb_to_linear  # noqa: E402
+from mlsm.colour import srgb_to_linear  # noqa: E402
 from mlsm.io import read_image  # noqa: E402
+from mlsm.io.convert import to_array, to_tensor  # noqa: E402
+from mlsm.models.exposure import scale_brightness  # noqa: E402
 from mlsm.niqe import niqe  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def gained(image: np.ndarray, gain: float) -> np.ndarray:
-    return np.clip(linear_to_srgb(np.clip(srgb_to_linear(image) * gain, 0, 1)), 0, 1)
+    """``image`` times ``gain`` in linear light, clipped (:func:`mlsm.models.exposure.scale_brightness`)."""
+    return to_array(scale_brightness(to_tensor(image), gain))
 
 
 def down_up(image: np.ndarray) -> np.ndarray:

@@ -155,7 +155,7 @@ def fit_exposure(experiment, weights: Path, out_dir: Path) -> Path:
 
         torch.set_num_threads(experiment.train.num_threads)
     photos = load_photos([Path(p) for p in experiment.data.photos])
-    pairs = _exposure_pairs(experiment.data) if experiment.exposure.pair_draws else []
+    pairs = exposure_pairs(experiment.data) if experiment.exposure.pair_draws else []
     head, fit = fit_exposure_head(photos, experiment.data.ranges(), experiment.exposure, experiment.train.seed,
                                   pairs=pairs)
     fit["photos_from"] = list(experiment.data.photos)
@@ -168,7 +168,7 @@ def fit_exposure(experiment, weights: Path, out_dir: Path) -> Path:
     return path
 
 
-def _exposure_pairs(data) -> list:
+def exposure_pairs(data) -> list:
     """Whole (low, high) images of the training pairs (:meth:`DataConfig.training_pairs`) for
     the exposure fit: the head is a whole-image statistic."""
     from mlsm.io import read_image
