@@ -15,8 +15,8 @@ def load_model(name_or_path=None, device: str = "cpu", **options):
     """Load a shipped model by name (see :func:`list_models`) or a ``.safetensors`` path.
 
     ``options``: ``options=`` an :class:`mlsm.inference.InferenceOptions`, or its fields
-    (``tile``, ``overlap``, ``calibrate_exposure``, ``brightness``, ``context``, ``shift_ensemble``)
-    by name.
+    (``tile``, ``overlap``, ``calibrate_exposure``, ``brightness``, ``context``, ``shift_ensemble``,
+    ``detail``) by name.
     """
     from mlsm.inference.loading import load_model as _load
     from mlsm.models.zoo import DEFAULT_MODEL

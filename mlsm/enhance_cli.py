@@ -335,6 +335,11 @@ def register(subparsers) -> None:
     parser.add_argument("--no-shift-ensemble", dest="shift_ensemble", action="store_false",
                         help="run the network once instead of twice (about 2x faster; the output keeps a "
                              "faint 2x2/8x8 grid pattern of the network's own)")
+    parser.add_argument("--detail", type=detail_strength, default=None, metavar="auto|S",
+                        help="strength 0..1 of the input detail transfer: the photo's own texture added back "
+                             "where it stands above its noise; auto (default) sets it from the photo's JPEG "
+                             "quality, read from its pixels: 0 up to QF 90 (blocks), 1 from QF 96 (camera "
+                             "quality, PNG); 0 turns it off. Photos only")
     video = parser.add_argument_group("videos (H.264 MP4 outputs; needs mlsm[video])")
     video.add_argument("--crf", type=int_in_range("CRF", 0, 51), default=18,
                        help="x264 constant rate factor 0..51; 18 is visually lossless, +6 halves the size (default 18)")
@@ -347,6 +352,19 @@ def register(subparsers) -> None:
     video.add_argument("--duration", type=positive_float, default=None, metavar="SECONDS",
                        help="process at most SECONDS of each video")
     parser.set_defaults(func=run)
+
+
+def detail_strength(text: str) -> float | None:
+    """argparse type of ``--detail``: ``auto`` (None) or a number in [0, 1]."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto or a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be auto or a number in [0, 1], got {text}")
+    return value
 
 
 def non_negative_float(text: str) -> float:
@@ -378,7 +396,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         options = InferenceOptions(tile=args.tile, overlap=args.overlap,
                                    calibrate_exposure=args.calibrate_exposure, brightness=args.brightness,
-                                   shift_ensemble=args.shift_ensemble)
+                                   shift_ensemble=args.shift_ensemble, detail=args.detail)
     except ValueError as exc:
         _error(f"--tile/--overlap/--brightness: {exc}")
         return 2

@@ -4,6 +4,8 @@
     STEP := classical | peer       a name of :func:`mlsm.baselines.registry.list_methods`
           | "mlsm"                 mlsm's default model
           | "mlsm:" WEIGHTS        an mlsm zoo name or weight file
+          | MLSM "[" K=V,... "]"   either, with inference options replaced (fields of
+                                   mlsm.inference.InferenceOptions), e.g. ``mlsm[detail=0]``
 
 Spaces around a name and around each step are ignored. A ``+`` always separates steps (a
 weight path holding ``+`` cannot be named). Used by the registry (building), eval (checking
@@ -22,12 +24,15 @@ MLSM_PREFIX = "mlsm"
 
 
 def is_mlsm_spec(step: str) -> bool:
-    """``"mlsm"`` (the default model) or ``"mlsm:NAME_OR_PATH"``.
+    """``"mlsm"`` (the default model) or ``"mlsm:NAME_OR_PATH"``, either optionally with
+    ``"[option=value,...]"``.
 
     >>> is_mlsm_spec("mlsm"), is_mlsm_spec("mlsm:run/model.safetensors"), is_mlsm_spec("mlsmx")
     (True, True, False)
+    >>> is_mlsm_spec("mlsm[detail=0]")
+    True
     """
-    return step == MLSM_PREFIX or step.startswith(MLSM_PREFIX + ":")
+    return step == MLSM_PREFIX or step.startswith((MLSM_PREFIX + ":", MLSM_PREFIX + "["))
 
 
 def join_steps(steps: Iterable[str]) -> str:

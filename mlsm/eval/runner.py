@@ -257,7 +257,7 @@ def read_cell(path: Path) -> dict[str, dict]:
 
 def weights_fingerprint(method_name: str) -> str | None:
     """First 16 hex digits of the sha256 of an mlsm method's weight file, with the inference
-    revision (``@2``, :data:`mlsm.inference.options.INFERENCE_REVISION`): cells computed by
+    revision (``@3``, :data:`mlsm.inference.options.INFERENCE_REVISION`): cells computed by
     other weights or an older default inference are recomputed. None for other methods or when
     the file cannot be found (building the method will then report it)."""
     mlsm_steps = MethodSpec.parse(method_name).mlsm_steps

@@ -6,6 +6,7 @@
         ─> run_network (tiles of mlsm.tiling.run_tiled through the backend's _run_tile, each clamped;
            with options.shift_ensemble the mean of two passes, the second shifted by SHIFT pixels)
         ─> clamp [0, 1] ─> exposure head (mlsm.models.exposure) or brightness scale
+        ─> input detail transfer (mlsm.inference.detail; strength from the input's JPEG quality)
         ─> the input's type back
 
 A backend subclasses :class:`InferenceModel` and implements :meth:`_run_tile` (one padded
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mlsm.inference.detail import input_strength, transfer_detail
 from mlsm.inference.inputs import as_batch
 from mlsm.io.convert import to_array, to_tensor
 from mlsm.inference.options import CONTEXT_OVERLAP, InferenceOptions
@@ -45,7 +47,8 @@ class InferenceModel:
         device: where tensors run.
         size_multiple: each tile is padded to a multiple of this (the network's stride product).
         options: the :class:`InferenceOptions` (default: the defaults); keyword ``overrides``
-            (``tile=``, ``overlap=``, ``calibrate_exposure=``, ``brightness=``) replace fields.
+            (``tile=``, ``overlap=``, ``calibrate_exposure=``, ``brightness=``, ``detail=``...)
+            replace fields.
         name: the method name eval and the demo show.
     """
 
@@ -116,7 +119,8 @@ class InferenceModel:
             out = self.exposure_head.calibrate(image, out, self.options.brightness)
         elif self.options.brightness != 1.0:
             out = scale_brightness(out, self.options.brightness)
-        return out
+        strength = self.options.detail if self.options.detail is not None else input_strength(image)
+        return transfer_detail(image, out, strength)
 
     def enhance(self, image):
         """Enhance a numpy array, a PIL image or a tensor; returns the same kind.

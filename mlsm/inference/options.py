@@ -12,9 +12,9 @@ __all__ = ["DEFAULT_TILE", "DEFAULT_OVERLAP", "DEFAULT_OPSET", "CONTEXT_OVERLAP"
 DEFAULT_TILE = 1024
 DEFAULT_OVERLAP = 128
 DEFAULT_OPSET = 17  # ONNX opset of mlsm export-onnx and of in-memory exports
-INFERENCE_REVISION = 2
+INFERENCE_REVISION = 3
 """Bumped whenever the default inference changes a weight file's outputs (2: the shift ensemble
-and the context windows, issue 14). Cached eval and scorecard cells of an mlsm model carry it
+and the context windows, issue 14; 3: the input detail transfer on camera-quality inputs). Cached eval and scorecard cells of an mlsm model carry it
 with the weights' digest, so a re-run recomputes what an older inference produced."""
 CONTEXT_OVERLAP = 8
 """Context windows share ``context // CONTEXT_OVERLAP`` pixels with each neighbour (1/8 was both
@@ -51,6 +51,12 @@ class InferenceOptions:
             pattern in its output that the 8x8 block-edge ratio reads as JPEG blocks (1.081 on
             13 real dark photos); the shifted pass has the opposite phase and the average
             cancels it (0.993), for twice the time (``scripts/grid_probe.py``).
+        detail: strength in [0, 1] of the input detail transfer (:mod:`mlsm.inference.detail`):
+            the input's own texture, lifted to the output's local brightness, added back where
+            it stands above the input's noise. None (default): from the input's JPEG quality,
+            estimated from its pixels (0 up to QF 90, where the high frequencies hold blocks;
+            1 from QF 96, camera quality and never-compressed images); 0: off (the network's
+            output alone); a number: that strength for every input. Photos only: videos skip it.
     """
 
     tile: int = DEFAULT_TILE
@@ -59,10 +65,14 @@ class InferenceOptions:
     brightness: float = 1.0
     context: int | None = None
     shift_ensemble: bool = True
+    detail: float | None = None
 
     def __post_init__(self):
         if self.context is not None and not (isinstance(self.context, int) and self.context >= 0):
             raise ValueError(f"context must be None or an integer >= 0, got {self.context!r}")
+        if self.detail is not None and not (isinstance(self.detail, (int, float)) and not isinstance(self.detail, bool)
+                                            and 0.0 <= self.detail <= 1.0):
+            raise ValueError(f"detail must be None or a number in [0, 1], got {self.detail!r}")
         if not self.tile >= 1:
             raise ValueError(f"tile must be >= 1, got {self.tile}")
         if not self.overlap >= 0:

@@ -38,7 +38,7 @@ globs).
 from mlsm.io.common import (DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, MAX_PIXELS_ENV, ImageError, ImageInfo,
                             ImageReadError, ImageTooLargeError, ImageWriteError, ImageWriteNote)
 from mlsm.io.convert import to_float32, to_uint8
-from mlsm.io.jpeg import encode_jpeg, estimate_jpeg_quality, ijg_quantization_tables
+from mlsm.io.jpeg import encode_jpeg, estimate_jpeg_quality, estimate_quality_from_pixels, ijg_quantization_tables
 from mlsm.io.listing import iter_image_files
 from mlsm.io.reading import decode_image_bytes, read_image
 from mlsm.io.writing import write_image
@@ -56,6 +56,7 @@ __all__ = [
     "read_image",
     "decode_image_bytes",
     "estimate_jpeg_quality",
+    "estimate_quality_from_pixels",
     "ijg_quantization_tables",
     "encode_jpeg",
     "write_image",

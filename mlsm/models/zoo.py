@@ -175,5 +175,8 @@ def resolve_network(model: str | Path | None, device: str | torch.device = "cpu"
 
 
 def mlsm_spec_target(spec: str) -> str:
-    """The zoo name or weight path an mlsm method spec names ("mlsm" -> the default model)."""
+    """The zoo name or weight path an mlsm method spec names ("mlsm" -> the default model; an
+    ``"[option=value,...]"`` suffix is not part of it)."""
+    if spec.endswith("]") and "[" in spec:
+        spec = spec[: spec.rindex("[")]
     return spec.partition(":")[2] or DEFAULT_MODEL

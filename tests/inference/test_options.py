@@ -22,7 +22,8 @@ def test_resolve_replaces_named_fields_only():
 
 
 @pytest.mark.parametrize("field, value", [("tile", 0), ("overlap", -1), ("brightness", 0.0),
-                                          ("brightness", float("nan"))])
+                                          ("brightness", float("nan")), ("detail", -0.1), ("detail", 1.5),
+                                          ("detail", True), ("detail", "1")])
 def test_bad_values_are_refused(field, value):
     with pytest.raises(ValueError, match=field):
         InferenceOptions(**{field: value})
@@ -32,5 +33,21 @@ def test_the_cli_defaults_come_from_the_record():
     from mlsm.cli import build_parser
 
     args = build_parser().parse_args(["enhance", "x.jpg", "-o", "out"])
-    assert (args.tile, args.overlap, args.calibrate_exposure, args.brightness) == \
-        (DEFAULT_TILE, DEFAULT_OVERLAP, True, 1.0)
+    assert (args.tile, args.overlap, args.calibrate_exposure, args.brightness, args.detail) == \
+        (DEFAULT_TILE, DEFAULT_OVERLAP, True, 1.0, InferenceOptions().detail)
+
+
+@pytest.mark.parametrize("text, value", [("auto", None), ("AUTO", None), ("0", 0.0), ("0.5", 0.5), ("1", 1.0)])
+def test_detail_flag_reads_auto_or_a_strength(text, value):
+    from mlsm.cli import build_parser
+
+    assert build_parser().parse_args(["enhance", "x.jpg", "-o", "out", "--detail", text]).detail == value
+
+
+@pytest.mark.parametrize("text", ["1.5", "-1", "strong"])
+def test_detail_flag_refuses_other_values(text, capsys):
+    from mlsm.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["enhance", "x.jpg", "-o", "out", "--detail", text])
+    assert "--detail" in capsys.readouterr().err
