@@ -45,7 +45,7 @@ import torch.nn.functional as F
 
 from mlsm.colour import BT601_LUMA, linear_to_srgb, srgb_to_linear
 
-__all__ = ["GAIN_SIGMA", "ENERGY_SIGMA", "WIENER_K", "QUALITY_OFF", "QUALITY_FULL",
+__all__ = ["GAIN_SIGMA", "ENERGY_SIGMA", "WIENER_K", "QUALITY_OFF", "QUALITY_FULL", "BAND_PIXELS", "HALO",
            "strength_for_quality", "input_strength", "noise_sigma", "transfer_detail"]
 
 GAIN_SIGMA = 4.0
@@ -76,8 +76,8 @@ def input_strength(image: torch.Tensor) -> list[float]:
     quality estimated from its pixels (:func:`mlsm.io.jpeg.estimate_quality_from_pixels`)."""
     from mlsm.io.jpeg import estimate_quality_from_pixels
 
-    frames = image.detach().to("cpu", torch.float64).permute(0, 2, 3, 1).numpy()
-    return [strength_for_quality(estimate_quality_from_pixels(np.clip(frame, 0.0, 1.0))) for frame in frames]
+    frames = image.detach().cpu().permute(0, 2, 3, 1).numpy()  # views: the estimate reads <= 16 k blocks
+    return [strength_for_quality(estimate_quality_from_pixels(frame)) for frame in frames]
 
 
 def _luma(image: torch.Tensor) -> torch.Tensor:
@@ -110,30 +110,64 @@ def noise_sigma(plane: torch.Tensor) -> torch.Tensor:
     return response.median(dim=1).values / 0.6745 / 6.0
 
 
+BAND_PIXELS = 1 << 22
+"""Photos above this many pixels (4 MP) are processed in bands of rows (with :data:`HALO` rows
+of context each side, so the result is the same as in one piece): memory stays a few band-sized
+tensors instead of a few photo-sized ones (12 MP: about 0.9 GiB less)."""
+HALO = math.ceil(3.0 * GAIN_SIGMA) + math.ceil(3.0 * ENERGY_SIGMA)
+"""Rows of context a band needs: the gain blur's radius plus the energy blur's."""
+
+
+def _lift(image: torch.Tensor, enhanced: torch.Tensor) -> torch.Tensor:
+    """``sRGB(lin(image) * G)``: the input at the output's local brightness (module docstring)."""
+    output_luma = _luma(srgb_to_linear(enhanced.clamp(0.0, 1.0)))
+    x_lin = srgb_to_linear(image.clamp(0.0, 1.0))
+    gain = _gaussian_blur(output_luma, GAIN_SIGMA).div_(_gaussian_blur(_luma(x_lin), GAIN_SIGMA).clamp_min_(1e-3))
+    del output_luma
+    return linear_to_srgb(x_lin.mul_(gain).clamp_(0.0, 1.0)).clamp_(0.0, 1.0)
+
+
+def _bands(height: int, width: int) -> list[tuple[int, int, int, int]]:
+    """``(r0, r1, b0, b1)``: output rows ``r0:r1`` computed from rows ``b0:b1``."""
+    rows = height if height * width <= BAND_PIXELS else max(4 * HALO, BAND_PIXELS // max(width, 1))
+    return [(r0, min(r0 + rows, height), max(0, r0 - HALO), min(height, r0 + rows + HALO))
+            for r0 in range(0, height, rows)]
+
+
 @torch.no_grad()
 def transfer_detail(image: torch.Tensor, enhanced: torch.Tensor, strength) -> torch.Tensor:
     """``enhanced`` (N, 3, H, W) plus the input ``image``'s detail that stands above its noise,
     at ``strength`` (a number or one per image, in [0, 1]); see the module docstring.
-    Images of strength 0 come back unchanged (bit for bit)."""
+    Images of strength 0 come back unchanged (bit for bit); photos above :data:`BAND_PIXELS`
+    run in bands of rows, with the same result."""
     strengths = [float(strength)] * image.shape[0] if np.isscalar(strength) else [float(s) for s in strength]
     if len(strengths) != image.shape[0]:
         raise ValueError(f"strength: {len(strengths)} values for a batch of {image.shape[0]}")
     if not any(strengths):
         return enhanced
-    # in place where it can be: a 12 MP photo holds a few full-size tensors at a time
-    output_luma = _luma(srgb_to_linear(enhanced.clamp(0.0, 1.0)))
-    x_lin = srgb_to_linear(image.clamp(0.0, 1.0))
-    gain = _gaussian_blur(output_luma, GAIN_SIGMA).div_(_gaussian_blur(_luma(x_lin), GAIN_SIGMA).clamp_min_(1e-3))
-    del output_luma
-    lifted = linear_to_srgb(x_lin.mul_(gain).clamp_(0.0, 1.0)).clamp_(0.0, 1.0)
-    del x_lin, gain
-    noise = noise_sigma(_luma(lifted)).view(-1, 1, 1, 1)
-    left_out = lifted.sub_(enhanced)
-    energy = _gaussian_blur(_luma(left_out).square_(), ENERGY_SIGMA).clamp_min_(1e-12)
-    weight = energy.reciprocal_().mul_(-((WIENER_K * noise) ** 2)).add_(1.0).clamp_(0.0, 1.0)
-    scale = torch.tensor(strengths, dtype=enhanced.dtype, device=enhanced.device).view(-1, 1, 1, 1)
-    out = left_out.mul_(weight.mul_(scale)).add_(enhanced).clamp_(0.0, 1.0)
-    untouched = scale.view(-1) == 0
-    if untouched.any():
-        out[untouched] = enhanced[untouched]
+    out = enhanced.clone()
+    height, width = image.shape[-2:]
+    bands = _bands(height, width)
+    mask = torch.tensor(_LAPLACIAN_DIFFERENCE, dtype=enhanced.dtype, device=enhanced.device).view(1, 1, 3, 3)
+    for n, scale in enumerate(strengths):
+        if scale == 0:
+            continue
+        x, y = image[n:n + 1], enhanced[n:n + 1]
+        # pass 1: the noise of the lifted input, Immerkaer's response over the interior pixels
+        responses, lifted = [], None
+        for r0, r1, b0, b1 in bands:
+            lifted = _lift(x[..., b0:b1, :], y[..., b0:b1, :])
+            if min(height, width) >= 3:
+                lo, hi = max(r0, 1), min(r1, height - 1)  # response row i - b0 - 1 is centred on row i
+                responses.append(F.conv2d(_luma(lifted), mask)[..., lo - b0 - 1: hi - b0 - 1, :].abs().flatten())
+        noise = (torch.cat(responses).median() / 0.6745 / 6.0) if responses else torch.zeros((), dtype=y.dtype)
+        # pass 2: the Wiener gain and the sum, band by band (the one band's lift is reused)
+        for r0, r1, b0, b1 in bands:
+            if len(bands) > 1:
+                lifted = _lift(x[..., b0:b1, :], y[..., b0:b1, :])
+            left_out = lifted.sub_(y[..., b0:b1, :])
+            energy = _gaussian_blur(_luma(left_out).square_(), ENERGY_SIGMA).clamp_min_(1e-12)
+            weight = energy.reciprocal_().mul_(-float(WIENER_K * noise) ** 2).add_(1.0).clamp_(0.0, 1.0)
+            band = left_out.mul_(weight.mul_(scale)).add_(y[..., b0:b1, :]).clamp_(0.0, 1.0)
+            out[n:n + 1, :, r0:r1, :] = band[..., r0 - b0: r1 - b0, :]
     return out

@@ -139,12 +139,14 @@ def luma_dct_coefficients(image: np.ndarray, max_blocks: int = MAX_BLOCKS) -> np
     orthonormal DCT-II). Beyond ``max_blocks`` blocks, evenly spaced rows of blocks."""
     from scipy.fft import dctn
 
-    array = np.asarray(image, dtype=np.float64)
+    array = np.asarray(image)
     rows, columns = array.shape[0] // 8, array.shape[1] // 8
+    if rows == 0 or columns == 0:
+        return np.zeros((0, 64))
     keep = np.arange(rows)
     if rows * columns > max_blocks:
         keep = np.unique(np.linspace(0, rows - 1, max(1, max_blocks // max(columns, 1))).round().astype(int))
-    pixels = array[: rows * 8, : columns * 8, :3].reshape(rows, 8, columns * 8, 3)[keep]
+    pixels = np.stack([array[8 * row: 8 * row + 8, : columns * 8, :3] for row in keep]).astype(np.float64)
     y = pixels @ np.array([0.299, 0.587, 0.114]) * 255.0 - 128.0  # (kept rows, 8, W)
     blocks = y.reshape(len(keep), 8, columns, 8).transpose(0, 2, 1, 3)
     return dctn(blocks, axes=(2, 3), norm="ortho").reshape(-1, 64)

@@ -108,3 +108,25 @@ def test_mlsm_method_spec_takes_inference_options():
         build_method("mlsm[detial=0]")
     with pytest.raises(ValueError, match="key=value"):
         build_method("mlsm[detail]")
+
+
+def test_bands_give_the_whole_photos_result(monkeypatch):
+    import mlsm.inference.detail as detail
+
+    clean = _clean()
+    rng = torch.Generator().manual_seed(2)
+    dark = (linear_to_srgb(srgb_to_linear(clean) * 0.1) + 0.01 * torch.randn(clean.shape, generator=rng)).clamp(0, 1)
+    smooth = F.avg_pool2d(F.pad(clean, (2, 2, 2, 2), mode="replicate"), 5, stride=1)
+    whole = transfer_detail(dark, smooth, 1.0)
+    monkeypatch.setattr(detail, "BAND_PIXELS", 256 * 40)  # bands of 72 rows (4 x HALO) on 256 px
+    assert len(detail._bands(256, 256)) == 4
+    banded = detail.transfer_detail(dark, smooth, 1.0)
+    assert torch.allclose(banded, whole, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 1, 1), (1, 3, 1, 37), (1, 3, 5, 7), (1, 3, 700, 3)])
+def test_forced_transfer_on_tiny_images(shape):
+    image = torch.full(shape, 0.2)
+    out = transfer_detail(image, torch.full(shape, 0.6), 1.0)
+    assert out.shape == image.shape and bool(torch.isfinite(out).all())
+    assert input_strength(image) == [0.0]  # too small to judge: the paper's setting

@@ -60,3 +60,8 @@ def test_a_crop_off_the_grid_reads_as_unquantized():
 def test_flat_image_cannot_be_judged():
     assert estimate_quality_from_pixels(np.full((64, 64, 3), 0.3)) is None
     assert estimate_luma_steps(np.zeros((64, 64, 3)))[1] is None
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (7, 5, 3), (3, 700, 3), (700, 3, 3)])
+def test_images_smaller_than_a_block_cannot_be_judged(shape):
+    assert estimate_quality_from_pixels(np.full(shape, 0.4)) is None
