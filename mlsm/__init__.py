@@ -16,7 +16,7 @@ def load_model(name_or_path=None, device: str = "cpu", **options):
 
     ``options``: ``options=`` an :class:`mlsm.inference.InferenceOptions`, or its fields
     (``tile``, ``overlap``, ``calibrate_exposure``, ``brightness``, ``context``, ``shift_ensemble``,
-    ``detail``) by name.
+    ``monotone_gain``, ``detail``) by name.
     """
     from mlsm.inference.loading import load_model as _load
     from mlsm.models.zoo import DEFAULT_MODEL

@@ -335,6 +335,9 @@ def register(subparsers) -> None:
     parser.add_argument("--no-shift-ensemble", dest="shift_ensemble", action="store_false",
                         help="run the network once instead of twice (about 2x faster; the output keeps a "
                              "faint 2x2/8x8 grid pattern of the network's own)")
+    parser.add_argument("--no-monotone-gain", dest="monotone_gain", action="store_false",
+                        help="keep the network's own tone in the shadows (by default darker tones gain at "
+                             "least as much as brighter ones, lifting the deep shadows it crushes)")
     parser.add_argument("--detail", type=detail_strength, default=None, metavar="auto|S",
                         help="strength 0..1 of the input detail transfer: the photo's own texture added back "
                              "where it stands above its noise; auto (default) sets it from the photo's JPEG "
@@ -396,7 +399,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         options = InferenceOptions(tile=args.tile, overlap=args.overlap,
                                    calibrate_exposure=args.calibrate_exposure, brightness=args.brightness,
-                                   shift_ensemble=args.shift_ensemble, detail=args.detail)
+                                   shift_ensemble=args.shift_ensemble, monotone_gain=args.monotone_gain,
+                                   detail=args.detail)
     except ValueError as exc:
         _error(f"--tile/--overlap/--brightness: {exc}")
         return 2

@@ -1,7 +1,8 @@
 """The brightness-sensitive bars of issue 14 for one or more weight files, in one quick run.
 
-For each model (zoo name or .safetensors; the default inference: windows, shift ensemble,
-exposure head, detail transfer):
+For each model (zoo name or .safetensors, optionally with ``[option=value,...]`` inference
+options as in ``mlsm eval``; else the default inference: windows, shift ensemble, exposure head,
+monotone gain, detail transfer):
 
 * Kodak24 synthetic, first ``--kodak-count`` photos at QF 90 and 60: PSNR (dB);
 * LOL validation (35 pairs, the dark image at QF 90): PSNR (dB);
@@ -63,7 +64,7 @@ def bars(model, args) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("models", nargs="+", help="zoo names or .safetensors files")
+    parser.add_argument("models", nargs="+", help="zoo names or .safetensors files, each optionally NAME[option=value,...]")
     parser.add_argument("--kodak", default=str(ROOT / "data/kodak24_synth"))
     parser.add_argument("--lol", default=str(ROOT / "data/lol_val/our485"))
     parser.add_argument("--real", nargs="*", default=[str(SHARED / "real-dark/dicm"), str(SHARED / "real-dark/lime")])
@@ -73,11 +74,14 @@ def main() -> None:
     import torch
 
     import mlsm
+    from mlsm.inference.loading import spec_options
+    from mlsm.models.zoo import mlsm_spec_target
 
     torch.set_num_threads(args.threads)
     for name in args.models:
         print(name)
-        for key, value in bars(mlsm.load_model(name), args).items():
+        model = mlsm.load_model(mlsm_spec_target("mlsm:" + name), **spec_options(name))
+        for key, value in bars(model, args).items():
             print(f"  {key:32s} {value:.3f}" if isinstance(value, float) else f"  {key:32s} {value}")
 
 

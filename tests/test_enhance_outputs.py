@@ -4,8 +4,8 @@ The reference (``tests/reference/enhance_samples.json``: sha256 of each output's
 recorded with ``mlsm enhance mlsm/assets/samples -o OUT`` plus each case's options below: first
 on main at 78f4fa6, before the inference layer was refactored (issue 10), then again when the
 default inference changed on purpose (issue 14: the shift ensemble, the default model's context
-windows; then the input detail transfer, which acts on these camera-quality samples; the
-``no_detail`` case keeps the network's output alone). The runs are subprocesses with the
+windows; then the input detail transfer, which acts on these camera-quality samples; then the
+monotone local gain; the ``no_detail`` and ``no_monotone_gain`` cases leave each out). The runs are subprocesses with the
 CLI's own thread default, as a user runs it.
 
 torch's CPU kernels are deterministic for one build and one CPU kind, but another CPU kind
@@ -42,6 +42,7 @@ CASES = {
     "no_exposure": ["--no-exposure-calibration"],
     "no_shift_ensemble": ["--no-shift-ensemble"],
     "no_detail": ["--detail", "0"],
+    "no_monotone_gain": ["--no-monotone-gain"],
 }
 
 

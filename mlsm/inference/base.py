@@ -6,6 +6,7 @@
         ─> run_network (tiles of mlsm.tiling.run_tiled through the backend's _run_tile, each clamped;
            with options.shift_ensemble the mean of two passes, the second shifted by SHIFT pixels)
         ─> clamp [0, 1] ─> exposure head (mlsm.models.exposure) or brightness scale
+        ─> monotone local gain (mlsm.inference.tone: shadows gain at least what brighter tones do)
         ─> input detail transfer (mlsm.inference.detail; strength from the input's JPEG quality)
         ─> the input's type back
 
@@ -22,6 +23,7 @@ from mlsm.inference.detail import input_strength, transfer_detail
 from mlsm.inference.inputs import as_batch
 from mlsm.io.convert import to_array, to_tensor
 from mlsm.inference.options import CONTEXT_OVERLAP, InferenceOptions
+from mlsm.inference.tone import monotone_gain
 from mlsm.models.exposure import scale_brightness
 from mlsm.tiling import run_tiled
 
@@ -119,6 +121,8 @@ class InferenceModel:
             out = self.exposure_head.calibrate(image, out, self.options.brightness)
         elif self.options.brightness != 1.0:
             out = scale_brightness(out, self.options.brightness)
+        if self.options.monotone_gain:
+            out = monotone_gain(image, out)
         strength = self.options.detail if self.options.detail is not None else input_strength(image)
         return transfer_detail(image, out, strength)
 

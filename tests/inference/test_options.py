@@ -29,6 +29,14 @@ def test_bad_values_are_refused(field, value):
         InferenceOptions(**{field: value})
 
 
+def test_monotone_gain_flag():
+    from mlsm.cli import build_parser
+
+    parse = build_parser().parse_args
+    assert parse(["enhance", "x.jpg", "-o", "out"]).monotone_gain is InferenceOptions().monotone_gain is True
+    assert parse(["enhance", "x.jpg", "-o", "out", "--no-monotone-gain"]).monotone_gain is False
+
+
 def test_the_cli_defaults_come_from_the_record():
     from mlsm.cli import build_parser
 
