@@ -26,9 +26,11 @@ the network's (and the exposure head's): ``G`` is read from the output.
 (:func:`mlsm.io.jpeg.estimate_quality_from_pixels`): 0 up to :data:`QUALITY_OFF` (the
 paper's setting, QF 90-60: the high frequencies hold blocks, and transferring them costs
 0.64 dB PSNR-B at QF 60), 1 from :data:`QUALITY_FULL`, linear between; 0 when the quality
-cannot be judged. Measured (``scripts/detail_probe.py``): on the 73 real photos NIQE 4.41 ->
-3.71 and the block-edge ratio 1.014 -> 0.999; on 35 LOL validation photos without extra
-JPEG PSNR 17.34 -> 17.33 dB and NIQE 4.89 -> 4.17; Kodak24 and LOL at QF <= 90 unchanged.
+cannot be judged. Measured: on the 73 real photos (``mlsm eval scorecard``, rows
+``mlsm[monotone_gain=false]`` against ``mlsm[detail=0,monotone_gain=false]``) NIQE 4.417 ->
+3.728 and the block-edge ratio 1.014 -> 0.996; on 35 LOL validation photos without extra JPEG
+(``scripts/detail_probe.py``) PSNR 17.34 -> 17.33 dB and NIQE 4.89 -> 4.17; Kodak24 and LOL at
+QF <= 90 unchanged.
 
 References: the local-gain form is the Retinex view (illumination from the enhancer, detail
 from the input) of the guided joint upsampling of Chen et al., "Bilateral guided upsampling"
@@ -105,9 +107,18 @@ def noise_sigma(plane: torch.Tensor) -> torch.Tensor:
     smaller than 3x3."""
     if min(plane.shape[-2:]) < 3:
         return torch.zeros(plane.shape[0], dtype=plane.dtype, device=plane.device)
+    return _sigma_from_responses(_noise_responses(plane).flatten(1))
+
+
+def _noise_responses(plane: torch.Tensor) -> torch.Tensor:
+    """|Immerkaer mask response| of (N, 1, H, W) at the interior pixels: (N, 1, H - 2, W - 2)."""
     mask = torch.tensor(_LAPLACIAN_DIFFERENCE, dtype=plane.dtype, device=plane.device).view(1, 1, 3, 3)
-    response = F.conv2d(plane, mask).abs().flatten(1)
-    return response.median(dim=1).values / 0.6745 / 6.0
+    return F.conv2d(plane, mask).abs()
+
+
+def _sigma_from_responses(responses: torch.Tensor) -> torch.Tensor:
+    """Noise sigma from the last axis of mask responses: ``median / 0.6745 / 6``."""
+    return responses.median(dim=-1).values / 0.6745 / 6.0
 
 
 BAND_PIXELS = 1 << 22
@@ -148,7 +159,6 @@ def transfer_detail(image: torch.Tensor, enhanced: torch.Tensor, strength) -> to
     out = enhanced.clone()
     height, width = image.shape[-2:]
     bands = _bands(height, width)
-    mask = torch.tensor(_LAPLACIAN_DIFFERENCE, dtype=enhanced.dtype, device=enhanced.device).view(1, 1, 3, 3)
     for n, scale in enumerate(strengths):
         if scale == 0:
             continue
@@ -159,8 +169,8 @@ def transfer_detail(image: torch.Tensor, enhanced: torch.Tensor, strength) -> to
             lifted = _lift(x[..., b0:b1, :], y[..., b0:b1, :])
             if min(height, width) >= 3:
                 lo, hi = max(r0, 1), min(r1, height - 1)  # response row i - b0 - 1 is centred on row i
-                responses.append(F.conv2d(_luma(lifted), mask)[..., lo - b0 - 1: hi - b0 - 1, :].abs().flatten())
-        noise = (torch.cat(responses).median() / 0.6745 / 6.0) if responses else torch.zeros((), dtype=y.dtype)
+                responses.append(_noise_responses(_luma(lifted))[..., lo - b0 - 1: hi - b0 - 1, :].flatten())
+        noise = _sigma_from_responses(torch.cat(responses)) if responses else torch.zeros((), dtype=y.dtype)
         # pass 2: the Wiener gain and the sum, band by band (the one band's lift is reused)
         for r0, r1, b0, b1 in bands:
             if len(bands) > 1:
