@@ -6,7 +6,9 @@
         ─> run_network (tiles of mlsm.tiling.run_tiled through the backend's _run_tile, each clamped;
            with options.shift_ensemble the mean of two passes, the second shifted by SHIFT pixels)
         ─> clamp [0, 1] ─> exposure head (mlsm.models.exposure) or brightness scale
-        ─> monotone local gain (mlsm.inference.tone: shadows gain at least what brighter tones do)
+        ─> monotone local gain (mlsm.inference.tone: shadows gain at least what brighter tones do;
+           before the head for a head that reads the output, v4, which may also keep an
+           already well-exposed photo's own local brightness)
         ─> input detail transfer (mlsm.inference.detail; strength from the input's JPEG quality)
         ─> the input's type back
 
@@ -21,6 +23,7 @@ import torch.nn.functional as F
 
 from mlsm.inference.detail import input_strength, transfer_detail
 from mlsm.inference.inputs import as_batch
+from mlsm.inference.maps import relight
 from mlsm.io.convert import to_array, to_tensor
 from mlsm.inference.options import CONTEXT_OVERLAP, InferenceOptions
 from mlsm.inference.tone import monotone_gain
@@ -117,14 +120,34 @@ class InferenceModel:
         """(N, 3, H, W) in [0, 1] -> enhanced, same shape, clamped to [0, 1]."""
         image = image.to(self.device, torch.float32)
         out = self.run_network(image)
-        if self.exposure_head is not None:
-            out = self.exposure_head.calibrate(image, out, self.options.brightness)
+        head = self.exposure_head
+        # a head that reads the output was fitted on the monotone-gained one (v4); older heads
+        # calibrate the network's own output and the monotone gain follows (the shipped order)
+        tone_first = head is not None and head.output_feature
+        if self.options.monotone_gain and tone_first:
+            out = monotone_gain(image, out)
+        if head is not None:
+            out = self._calibrate(image, out)
         elif self.options.brightness != 1.0:
             out = scale_brightness(out, self.options.brightness)
-        if self.options.monotone_gain:
+        if self.options.monotone_gain and not tone_first:
             out = monotone_gain(image, out)
         strength = self.options.detail if self.options.detail is not None else input_strength(image)
         return transfer_detail(image, out, strength)
+
+    def _calibrate(self, image: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """The exposure head's brightness, and its do-no-harm blend: a photo the head finds
+        already well exposed keeps its own local brightness (:meth:`ExposureHead.input_weight`)."""
+        head, brightness = self.exposure_head, self.options.brightness
+        weight = head.input_weight(image, out)
+        calibrated = head.calibrate(image, out, brightness)
+        if not bool((weight > 0).any()):
+            return calibrated
+        # the network's output at the input's local brightness, scaled to the prediction
+        kept = relight(out, image)
+        kept = scale_brightness(kept, torch.exp(head.log_gain(image, kept, out)) * brightness)
+        weight = weight.to(calibrated.dtype).reshape(-1, 1, 1, 1)
+        return calibrated.mul_(1.0 - weight).add_(kept.mul_(weight))
 
     def enhance(self, image):
         """Enhance a numpy array, a PIL image or a tensor; returns the same kind.

@@ -45,7 +45,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mlsm.colour import BT601_LUMA, linear_to_srgb, srgb_to_linear
+from mlsm.inference.maps import gaussian_blur, luma, relight
 
 __all__ = ["GAIN_SIGMA", "ENERGY_SIGMA", "WIENER_K", "QUALITY_OFF", "QUALITY_FULL", "BAND_PIXELS", "HALO",
            "strength_for_quality", "input_strength", "noise_sigma", "transfer_detail"]
@@ -82,24 +82,6 @@ def input_strength(image: torch.Tensor) -> list[float]:
     return [strength_for_quality(estimate_quality_from_pixels(frame)) for frame in frames]
 
 
-def _luma(image: torch.Tensor) -> torch.Tensor:
-    weights = torch.tensor(BT601_LUMA, dtype=image.dtype, device=image.device).view(1, 3, 1, 1)
-    return (image * weights).sum(dim=1, keepdim=True)
-
-
-def _gaussian_blur(plane: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of (N, 1, H, W), truncated at 3 sigma, edges reflected
-    (replicated where the image is smaller than the kernel)."""
-    radius = max(1, int(math.ceil(3.0 * sigma)))
-    taps = torch.arange(-radius, radius + 1, dtype=plane.dtype, device=plane.device)
-    taps = torch.exp(-0.5 * (taps / sigma) ** 2)
-    taps = taps / taps.sum()
-    h, w = plane.shape[-2:]
-    mode = "reflect" if min(h, w) > radius else "replicate"
-    out = F.conv2d(F.pad(plane, (radius, radius, 0, 0), mode=mode), taps.view(1, 1, 1, -1))
-    return F.conv2d(F.pad(out, (0, 0, radius, radius), mode=mode), taps.view(1, 1, -1, 1))
-
-
 def noise_sigma(plane: torch.Tensor) -> torch.Tensor:
     """(N,) standard deviation of white noise in each (N, 1, H, W) plane: Immerkaer's 3x3
     Laplacian-difference mask (blind to planes and ramps; sum of squared taps 36), in the
@@ -127,15 +109,6 @@ of context each side, so the result is the same as in one piece): memory stays a
 tensors instead of a few photo-sized ones (12 MP: about 0.9 GiB less)."""
 HALO = math.ceil(3.0 * GAIN_SIGMA) + math.ceil(3.0 * ENERGY_SIGMA)
 """Rows of context a band needs: the gain blur's radius plus the energy blur's."""
-
-
-def _lift(image: torch.Tensor, enhanced: torch.Tensor) -> torch.Tensor:
-    """``sRGB(lin(image) * G)``: the input at the output's local brightness (module docstring)."""
-    output_luma = _luma(srgb_to_linear(enhanced.clamp(0.0, 1.0)))
-    x_lin = srgb_to_linear(image.clamp(0.0, 1.0))
-    gain = _gaussian_blur(output_luma, GAIN_SIGMA).div_(_gaussian_blur(_luma(x_lin), GAIN_SIGMA).clamp_min_(1e-3))
-    del output_luma
-    return linear_to_srgb(x_lin.mul_(gain).clamp_(0.0, 1.0)).clamp_(0.0, 1.0)
 
 
 def _bands(height: int, width: int) -> list[tuple[int, int, int, int]]:
@@ -166,17 +139,17 @@ def transfer_detail(image: torch.Tensor, enhanced: torch.Tensor, strength) -> to
         # pass 1: the noise of the lifted input, Immerkaer's response over the interior pixels
         responses, lifted = [], None
         for r0, r1, b0, b1 in bands:
-            lifted = _lift(x[..., b0:b1, :], y[..., b0:b1, :])
+            lifted = relight(x[..., b0:b1, :], y[..., b0:b1, :], GAIN_SIGMA)
             if min(height, width) >= 3:
                 lo, hi = max(r0, 1), min(r1, height - 1)  # response row i - b0 - 1 is centred on row i
-                responses.append(_noise_responses(_luma(lifted))[..., lo - b0 - 1: hi - b0 - 1, :].flatten())
+                responses.append(_noise_responses(luma(lifted))[..., lo - b0 - 1: hi - b0 - 1, :].flatten())
         noise = _sigma_from_responses(torch.cat(responses)) if responses else torch.zeros((), dtype=y.dtype)
         # pass 2: the Wiener gain and the sum, band by band (the one band's lift is reused)
         for r0, r1, b0, b1 in bands:
             if len(bands) > 1:
-                lifted = _lift(x[..., b0:b1, :], y[..., b0:b1, :])
+                lifted = relight(x[..., b0:b1, :], y[..., b0:b1, :], GAIN_SIGMA)
             left_out = lifted.sub_(y[..., b0:b1, :])
-            energy = _gaussian_blur(_luma(left_out).square_(), ENERGY_SIGMA).clamp_min_(1e-12)
+            energy = gaussian_blur(luma(left_out).square_(), ENERGY_SIGMA).clamp_min_(1e-12)
             weight = energy.reciprocal_().mul_(-float(WIENER_K * noise) ** 2).add_(1.0).clamp_(0.0, 1.0)
             band = left_out.mul_(weight.mul_(scale)).add_(y[..., b0:b1, :]).clamp_(0.0, 1.0)
             out[n:n + 1, :, r0:r1, :] = band[..., r0 - b0: r1 - b0, :]

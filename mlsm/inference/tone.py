@@ -28,7 +28,7 @@ from __future__ import annotations
 import torch
 
 from mlsm.colour import linear_to_srgb, srgb_to_linear
-from mlsm.inference.detail import _gaussian_blur, _luma
+from mlsm.inference.maps import gaussian_blur, luma
 
 __all__ = ["SIGMA", "BINS", "MAX_SAMPLES", "gain_floor", "monotone_gain"]
 
@@ -72,9 +72,9 @@ def monotone_gain(image: torch.Tensor, enhanced: torch.Tensor) -> torch.Tensor:
     for n in range(image.shape[0]):
         x_lin = srgb_to_linear(image[n:n + 1].clamp(0.0, 1.0))
         y_lin = srgb_to_linear(enhanced[n:n + 1].clamp(0.0, 1.0))
-        input_luma = _gaussian_blur(_luma(x_lin), SIGMA).clamp_min_(_FLOOR)
+        input_luma = gaussian_blur(luma(x_lin), SIGMA).clamp_min_(_FLOOR)
         del x_lin
-        gain = _gaussian_blur(_luma(y_lin), SIGMA).div_(input_luma).clamp_min_(1e-6)
+        gain = gaussian_blur(luma(y_lin), SIGMA).div_(input_luma).clamp_min_(1e-6)
         log_input = input_luma.log_()
         centres, floor = gain_floor(log_input, gain)
         lift = _interp(log_input, centres, floor).div_(gain).clamp_min_(1.0)

@@ -26,6 +26,19 @@ What it computes (no learned convolution, 12 numbers):
   the gain clipped to ``[1 / max_gain, max_gain]``, then by a user ``brightness``;
   ``log_gain`` gives that gain without applying it (video smooths it over time).
 
+v3 (issue 14, the default model's head) reads two more things:
+
+* ``output_feature``: the log mean of the output it calibrates (the network's, after the
+  monotone gain) joins the features, so the fit corrects the network's own brightness guess
+  instead of replacing it (the network reads local exposure cues the percentiles cannot);
+* ``keep_input``: do no harm. Where the implied exposure is at least ``keep_input[1]`` (the
+  photo is about as bright as the prediction: already well exposed), the output keeps the
+  input's own local brightness (the network's output relit to it, :func:`mlsm.inference.maps.relight`,
+  then scaled to the prediction); below ``keep_input[0]`` it is the calibrated network output;
+  in between a blend, linear in log exposure (:meth:`input_weight`). The network always
+  brightens, and locally (it was trained on dark photos only): a global gain cannot undo that
+  on a well-exposed photo, whose highlights it clips.
+
 The head only speaks for photos like those it was fitted on: the exposure its prediction
 implies (input mean / predicted mean) must lie in the fitted ``exposure_range``. Outside it
 (a real night shot with street lamps at white looks "normally exposed" to the
@@ -45,7 +58,7 @@ import torch.nn.functional as F
 
 from mlsm.colour import linear_to_srgb, srgb_to_linear
 
-__all__ = ["PERCENTILES", "ExposureHead", "scale_brightness"]
+__all__ = ["PERCENTILES", "ExposureHead", "linear_mean", "scale_brightness"]
 
 PERCENTILES = (0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999, 1.0)
 EPS = 1e-5
@@ -57,6 +70,11 @@ def _linear_luminance(image: torch.Tensor) -> torch.Tensor:
     rows = [srgb_to_linear(image[:, :, top:top + _ROWS].float()).mean(1)
             for top in range(0, image.shape[-2], _ROWS)]
     return torch.cat(rows, dim=1)
+
+
+def linear_mean(image: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) sRGB -> (N,) float64 mean linear luminance."""
+    return _linear_luminance(image).double().flatten(1).mean(1)
 
 
 def scale_brightness(image: torch.Tensor, gain: torch.Tensor | float) -> torch.Tensor:
@@ -80,12 +98,21 @@ class ExposureHead(nn.Module):
             (or less than its inverse).
         exposure_range: exposures (dark / normal, linear light) the head was fitted on.
         log_mean_knots: knots of the hinge features on the log mean (empty: the v1 head).
+        output_feature: the log mean of the output being calibrated is a feature (v3).
+        keep_input: None, or implied exposures ``(low, high)``: at ``high`` and above the
+            output is the input scaled to the prediction, at ``low`` and below the network's,
+            a blend in between (v3's do no harm).
     """
 
     def __init__(self, grid_cells: int = 15625, percentiles: Sequence[float] = PERCENTILES,
                  max_gain: float = 4.0, exposure_range: tuple[float, float] = (0.03, 0.3),
-                 log_mean_knots: Sequence[float] = ()):
+                 log_mean_knots: Sequence[float] = (), output_feature: bool = False,
+                 keep_input: tuple[float, float] | None = None):
         super().__init__()
+        if keep_input is not None and not 0.0 < keep_input[0] < keep_input[1]:
+            raise ValueError(f"keep_input must be None or 0 < low < high, got {keep_input}")
+        self.output_feature = bool(output_feature)
+        self.keep_input = None if keep_input is None else (float(keep_input[0]), float(keep_input[1]))
         if grid_cells < 1:
             raise ValueError(f"grid_cells must be >= 1, got {grid_cells}")
         if not percentiles or not all(0.0 <= q <= 1.0 for q in percentiles):
@@ -105,7 +132,8 @@ class ExposureHead(nn.Module):
 
     @property
     def num_features(self) -> int:
-        return len(self.percentiles) + len(self.log_mean_knots) + 2  # log mean, percentiles, hinges, 1
+        # log mean, percentiles, hinges, (the output's log mean), 1
+        return len(self.percentiles) + len(self.log_mean_knots) + 2 + int(self.output_feature)
 
     # ----------------------------------------------------------------------- features
     def grid(self, image: torch.Tensor) -> torch.Tensor:
@@ -118,18 +146,24 @@ class ExposureHead(nn.Module):
             luminance = F.adaptive_avg_pool2d(luminance[:, None], size)[:, 0]
         return luminance.flatten(1)
 
-    def features(self, image: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) sRGB in [0, 1] -> (N, num_features) float64 features."""
+    def features(self, image: torch.Tensor, output: torch.Tensor | None = None) -> torch.Tensor:
+        """(N, 3, H, W) sRGB in [0, 1] (and, for an ``output_feature`` head, the output being
+        calibrated) -> (N, num_features) float64 features."""
         cells = self.grid(image).double()
         quantiles = torch.quantile(cells, torch.tensor(self.percentiles, dtype=torch.float64), dim=1).T
         log_mean = torch.log(cells.mean(1, keepdim=True) + EPS)
         knots = torch.tensor(self.log_mean_knots, dtype=torch.float64)
         hinges = (log_mean - knots).clamp_min(0.0)
-        return torch.cat([log_mean, torch.log(quantiles + EPS), hinges, torch.ones_like(log_mean)], dim=1)
+        columns = [log_mean, torch.log(quantiles + EPS), hinges]
+        if self.output_feature:
+            if output is None:
+                raise ValueError("this exposure head reads the output it calibrates: pass output=")
+            columns.append(torch.log(linear_mean(output)[:, None] + EPS))
+        return torch.cat([*columns, torch.ones_like(log_mean)], dim=1)
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, output: torch.Tensor | None = None) -> torch.Tensor:
         """Predicted log linear mean (N,) of the normal-light version of ``image``."""
-        return self.features(image) @ self.weight.double()
+        return self.features(image, output) @ self.weight.double()
 
     # ----------------------------------------------------------------------- calibration
     @torch.no_grad()
@@ -141,17 +175,31 @@ class ExposureHead(nn.Module):
         return scale_brightness(output, torch.exp(self.log_gain(image, output)) * brightness)
 
     @torch.no_grad()
-    def log_gain(self, image: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+    def input_weight(self, image: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+        """(N,) weight of the do-no-harm branch (the photo at its own brightness, see
+        :meth:`mlsm.inference.base.InferenceModel.enhance_tensor`): 0 without ``keep_input``,
+        1 where the implied exposure is at least ``keep_input[1]``."""
+        if self.keep_input is None:
+            return torch.zeros(image.shape[0], dtype=torch.float64)
+        features = self.features(image, output)
+        implied = features[:, 0] - features @ self.weight.double()
+        low, high = math.log(self.keep_input[0]), math.log(self.keep_input[1])
+        return ((implied - low) / (high - low)).clamp(0.0, 1.0)
+
+    @torch.no_grad()
+    def log_gain(self, image: torch.Tensor, output: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
         """The natural log of the linear-light gain :meth:`calibrate` applies to ``output``
         for ``image`` (float64, (N,)), clipped to ``±log(max_gain)``; 0 where the head has no
-        say. Video smooths this over time (:mod:`mlsm.video.temporal`) before applying it."""
-        features = self.features(image)
+        say. ``reference``: what an ``output_feature`` head reads (default ``output``; the kept
+        input is scaled with the network's output as reference). Video smooths this over time
+        (:mod:`mlsm.video.temporal`) before applying it."""
+        features = self.features(image, output if reference is None else reference)
         predicted = features @ self.weight.double()                       # log mean, (N,)
         implied = features[:, 0] - predicted                                # log exposure
         low, high = math.log(self.exposure_range[0]), math.log(self.exposure_range[1])
         outside = (implied - high).clamp_min(0) + (low - implied).clamp_min(0)
         say = (1.0 - outside / math.log(2.0)).clamp(0.0, 1.0)              # fades over one stop
-        current = _linear_luminance(output).double().flatten(1).mean(1)   # (N,)
+        current = linear_mean(output)                                       # (N,)
         return (say * (predicted - torch.log(current.clamp_min(EPS)))).clamp(-math.log(self.max_gain),
                                                                             math.log(self.max_gain))
 
@@ -162,12 +210,18 @@ class ExposureHead(nn.Module):
                 "exposure_range": list(self.exposure_range)}
         if self.log_mean_knots:  # v1 heads keep their exact spec
             spec["log_mean_knots"] = list(self.log_mean_knots)
+        if self.output_feature:
+            spec["output_feature"] = True
+        if self.keep_input is not None:
+            spec["keep_input"] = list(self.keep_input)
         return spec
 
     @classmethod
     def from_spec(cls, spec: dict, weight: torch.Tensor | Sequence[float]) -> "ExposureHead":
         head = cls(int(spec["grid_cells"]), spec["percentiles"], float(spec["max_gain"]),
-                   tuple(spec["exposure_range"]), spec.get("log_mean_knots", ()))
+                   tuple(spec["exposure_range"]), spec.get("log_mean_knots", ()),
+                   bool(spec.get("output_feature", False)),
+                   tuple(spec["keep_input"]) if spec.get("keep_input") is not None else None)
         weight = torch.as_tensor(weight, dtype=torch.float32).flatten()
         if weight.numel() != head.num_features:
             raise ValueError(f"exposure head: {weight.numel()} weights for {head.num_features} features")

@@ -156,8 +156,13 @@ def fit_exposure(experiment, weights: Path, out_dir: Path) -> Path:
         torch.set_num_threads(experiment.train.num_threads)
     photos = load_photos([Path(p) for p in experiment.data.photos])
     pairs = exposure_pairs(experiment.data) if experiment.exposure.pair_draws else []
+    enhance = None
+    if experiment.exposure.output_feature:  # the network's own output, up to the head (no detail transfer)
+        from mlsm.inference import load_model
+
+        enhance = load_model(weights, calibrate_exposure=False, detail=0.0).enhance
     head, fit = fit_exposure_head(photos, experiment.data.ranges(), experiment.exposure, experiment.train.seed,
-                                  pairs=pairs)
+                                  pairs=pairs, enhance=enhance)
     fit["photos_from"] = list(experiment.data.photos)
     fit["pairs_from"] = list(experiment.data.pairs)
     out_dir.mkdir(parents=True, exist_ok=True)

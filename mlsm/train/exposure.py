@@ -11,12 +11,19 @@ v2 (for real photos): real pairs (LOL, ...) join the fit, their low image JPEG-c
 random QF and their target the reference's log mean; ``unchanged_draws`` adds every clean photo
 as its own input (x1, with and without JPEG: a well-exposed photo must keep its brightness);
 ``log_mean_knots`` bends the regression (see :class:`~mlsm.models.exposure.ExposureHead`).
+
+v3 (``output_feature``): every sample is also enhanced by the network being calibrated (its
+default inference up to the head: windows, shift ensemble, monotone gain; no detail transfer),
+and the log mean of that output is a feature, so the fit corrects the network's brightness
+rather than replacing it; ``keep_input`` is stored for the do-no-harm blend. Minutes instead of
+seconds: one network pass per sample.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -49,6 +56,9 @@ class ExposureOptions:
         percentiles: quantile features (None: the head's defaults).
         log_mean_knots: hinge knots on the log mean (empty: a linear head, as v1).
         exposure_range: exposures the head speaks for (None: the degradation's range).
+        output_feature: the network's output brightness is a feature (v3; the fit then runs
+            the network once per sample).
+        keep_input: implied exposures ``(low, high)`` of the do-no-harm blend (None: off).
     """
 
     draws: int = 25
@@ -62,6 +72,8 @@ class ExposureOptions:
     percentiles: list[float] | None = None
     log_mean_knots: list[float] = field(default_factory=list)
     exposure_range: tuple[float, float] | None = None
+    output_feature: bool = False
+    keep_input: tuple[float, float] | None = None
 
     def __post_init__(self):
         if not 0 <= self.unchanged_draws <= 2:
@@ -82,24 +94,31 @@ def _target(photo: np.ndarray) -> float:
 
 
 def fit_exposure_head(photos: list[np.ndarray], ranges: DegradationRanges, options: ExposureOptions,
-                      seed: int = 0, pairs: list[tuple[np.ndarray, np.ndarray]] = ()) -> tuple[ExposureHead, dict]:
+                      seed: int = 0, pairs: list[tuple[np.ndarray, np.ndarray]] = (),
+                      enhance: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[ExposureHead, dict]:
     """Ridge-fit an :class:`ExposureHead` on ``draws`` degradations of each photo, plus
     ``pair_draws`` compressions of each real ``(low, high)`` pair and the unchanged photos.
+    ``enhance`` (float (H, W, 3) -> float): the network's output before the head, which an
+    ``output_feature`` head reads.
 
     Returns the head and a record of the fit: sample counts, training RMSE of the log mean per
     group (natural log: 0.1 = about 10 % brightness error) and the seconds it took.
     """
     if not photos and not pairs:
         raise ValueError("no training photos or pairs to fit the exposure head on")
+    if options.output_feature and enhance is None:
+        raise ValueError("exposure.output_feature needs the network's outputs: pass enhance=")
     start = time.monotonic()
     exposure_range = tuple(options.exposure_range or ranges.exposure)
     head = ExposureHead(options.grid_cells, options.percentiles or PERCENTILES, options.max_gain,
-                        exposure_range, options.log_mean_knots)
+                        exposure_range, options.log_mean_knots, options.output_feature,
+                        tuple(options.keep_input) if options.keep_input is not None else None)
     rng = np.random.default_rng(seed)
     features, targets, groups = [], [], []
 
     def add(image: np.ndarray, target: float, group: str) -> None:
-        features.append(head.features(to_tensor(image))[0])
+        output = to_tensor(enhance(image)) if options.output_feature else None
+        features.append(head.features(to_tensor(image), output)[0])
         targets.append(target)
         groups.append(group)
 
@@ -129,7 +148,7 @@ def fit_exposure_head(photos: list[np.ndarray], ranges: DegradationRanges, optio
             for group in sorted(set(groups))}
     return head, {"samples": len(targets), "photos": len(photos), "pairs": len(pairs), "draws": options.draws,
                   "pair_draws": options.pair_draws, "unchanged_draws": options.unchanged_draws,
-                  "unchanged_weight": options.unchanged_weight,
+                  "unchanged_weight": options.unchanged_weight, "output_feature": options.output_feature,
                   "ridge": options.ridge, "train_rmse_log_mean": round(float(np.sqrt((residual ** 2).mean())), 4),
                   "train_rmse_by_group": rmse, "seed": seed, "seconds": round(time.monotonic() - start, 1)}
 

@@ -133,6 +133,29 @@ def test_exposure_head_runs_only_when_calibrating():
     assert Affine().exposure_head is None
 
 
+def test_a_well_exposed_photo_keeps_its_own_local_brightness():
+    """A head with keep_input that finds the photo well exposed (it predicts the input's own
+    brightness): the output is the network's relit to the input's local brightness, not the
+    brightened network output; a photo the head finds dark gets the calibrated output."""
+    from mlsm.colour import srgb_to_linear
+    from mlsm.inference.maps import gaussian_blur, luma, relight
+
+    generator = torch.Generator().manual_seed(1)
+    image = (0.2 + 0.6 * torch.rand(1, 3, 48, 48, generator=generator)).clamp(0, 1)
+    own = float(torch.log(srgb_to_linear(image).mean()))
+    head = ExposureHead(grid_cells=64, keep_input=(0.5, 0.8))
+    with torch.no_grad():
+        head.weight[-1] = own
+    out = Affine({"exposure_head": head}).enhance_tensor(image)
+    torch.testing.assert_close(out, relight(0.5 * image + 0.25, image), atol=2e-3, rtol=0)
+    local = gaussian_blur(luma(srgb_to_linear(out)), 4.0)
+    assert torch.allclose(local, gaussian_blur(luma(srgb_to_linear(image)), 4.0), atol=5e-3)
+    with torch.no_grad():
+        head.weight[-1] = own + 1.0  # e = 1/2.7: below keep_input, the network output calibrated
+    torch.testing.assert_close(Affine({"exposure_head": head}).enhance_tensor(image),
+                               head.calibrate(image, 0.5 * image + 0.25), rtol=0, atol=1e-6)
+
+
 def test_the_base_has_no_network():
     with pytest.raises(NotImplementedError):
         InferenceModel(None, "cpu", 1, name="bare").enhance_tensor(torch.rand(1, 3, 4, 4))

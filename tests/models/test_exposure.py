@@ -205,6 +205,13 @@ def test_train_exposure_cli_attaches_a_fitted_head(tiny_weights, tmp_path, capsy
     assert (out / "exposure_fit.json").is_file()
     assert main(["train", "exposure", "--out", str(out)]) == 2
     assert "needs --init" in capsys.readouterr().err
+    # v4: the head reads the network's output (the fit runs it) and carries the do-no-harm blend
+    assert main([*args, "--set", "exposure.output_feature=true", "--set", "exposure.keep_input=[0.5,0.8]"]) == 0
+    metadata = read_metadata(out / "model.safetensors")
+    assert metadata["exposure"]["output_feature"] is True and metadata["exposure"]["keep_input"] == [0.5, 0.8]
+    model = load_model(out / "model.safetensors")
+    assert model.exposure_head.output_feature and model.exposure_head.num_features == 13
+    assert model.enhance(scene(9, 48)).shape == (48, 48, 3)
 
 
 def test_enhance_cli_brightness_and_opt_out(calibrated_weights, tmp_path):
@@ -279,3 +286,58 @@ def test_train_exposure_cli_fits_on_real_pairs_minus_held_out_names(tiny_weights
     fit = read_metadata(out / "model.safetensors")["card"]["exposure_head"]
     assert fit["pairs"] == 3 and fit["samples"] == 3 * 2 + 3 * 1 + 3 * 2
     assert set(fit["train_rmse_by_group"]) == {"synthetic", "unchanged", "pairs"}
+
+
+def test_output_feature_head_reads_the_output_and_needs_it():
+    head = ExposureHead(grid_cells=64, output_feature=True)
+    image, output = torch.rand(1, 3, 32, 32) * 0.1, torch.full((1, 3, 32, 32), 0.5)
+    features = head.features(image, output)
+    assert features.shape == (1, head.num_features) == (1, len(head.percentiles) + 3)
+    assert float(features[0, -2]) == pytest.approx(math.log(linear_mean(output) + 1e-5), abs=1e-6)
+    with pytest.raises(ValueError, match="output="):
+        head.features(image)
+    # weight 1 on the output's log mean: the prediction is the network's own brightness, kept
+    head.weight[-2] = 1.0
+    torch.testing.assert_close(head.calibrate(image, output), output, atol=2e-5, rtol=0)
+    restored = ExposureHead.from_spec(head.spec(), head.weight)
+    assert restored.output_feature and restored.spec() == head.spec()
+
+
+def test_keep_input_weight_follows_the_implied_exposure():
+    image = torch.from_numpy(scene(3)).permute(2, 0, 1)[None]
+    output = torch.full_like(image, 0.9)
+    own = math.log(linear_mean(image))
+    kept = constant_head(own, keep_input=(0.5, 0.8))  # predicts the input's own brightness: e = 1
+    assert float(kept.input_weight(image, output)) == 1.0
+    assert float(constant_head(own + math.log(10.0), keep_input=(0.5, 0.8)).input_weight(image, output)) == 0.0
+    middle = constant_head(own - math.log(math.sqrt(0.5 * 0.8)), keep_input=(0.5, 0.8))  # halfway in log e
+    assert float(middle.input_weight(image, output)) == pytest.approx(0.5, abs=1e-3)
+    assert float(constant_head(own).input_weight(image, output)) == 0.0  # no keep_input: never
+    assert ExposureHead.from_spec(kept.spec(), kept.weight).keep_input == (0.5, 0.8)
+    assert "keep_input" not in ExposureHead().spec() and "output_feature" not in ExposureHead().spec()
+    with pytest.raises(ValueError, match="keep_input"):
+        ExposureHead(keep_input=(0.8, 0.5))
+
+
+def test_output_feature_fit_runs_the_network_and_learns_to_trust_it(monkeypatch):
+    """With a 'network' whose output has the clean photo's brightness, the fit trusts it."""
+    import mlsm.train.exposure as exposure_module
+
+    ranges = DegradationRanges(quality=(60, 95))
+    photos = [scene(i) for i in range(12)]
+    options = ExposureOptions(draws=3, grid_cells=1024, output_feature=True, ridge=1e-3)
+    with pytest.raises(ValueError, match="enhance="):
+        fit_exposure_head(photos, ranges, options)
+    current, calls = [], []
+    original = exposure_module.degrade
+    monkeypatch.setattr(exposure_module, "degrade",
+                        lambda photo, params, rng: current.append(photo) or original(photo, params, rng))
+
+    def oracle(dark: np.ndarray) -> np.ndarray:
+        calls.append(dark.shape)
+        return current[-1]
+
+    head, fit = fit_exposure_head(photos, ranges, options, enhance=oracle)
+    assert len(calls) == 12 * 3 and fit["output_feature"] is True
+    assert fit["train_rmse_log_mean"] < 0.02
+    assert float(head.weight[-2]) == pytest.approx(1.0, abs=0.05)
