@@ -26,7 +26,7 @@ What it computes (no learned convolution, 12 numbers):
   the gain clipped to ``[1 / max_gain, max_gain]``, then by a user ``brightness``;
   ``log_gain`` gives that gain without applying it (video smooths it over time).
 
-v3 (issue 14, the default model's head) reads two more things:
+v4 (issue 14, an experiment: ``configs/exposure_head_v4.yaml``; not the shipped head) reads two more things:
 
 * ``output_feature``: the log mean of the output it calibrates (the network's, after the
   monotone gain) joins the features, so the fit corrects the network's own brightness guess
@@ -98,10 +98,11 @@ class ExposureHead(nn.Module):
             (or less than its inverse).
         exposure_range: exposures (dark / normal, linear light) the head was fitted on.
         log_mean_knots: knots of the hinge features on the log mean (empty: the v1 head).
-        output_feature: the log mean of the output being calibrated is a feature (v3).
+        output_feature: the log mean of the output being calibrated is a feature (v4).
         keep_input: None, or implied exposures ``(low, high)``: at ``high`` and above the
-            output is the input scaled to the prediction, at ``low`` and below the network's,
-            a blend in between (v3's do no harm).
+            output is the network's relit to the input's local brightness (then scaled to the
+            prediction), at ``low`` and below the calibrated network output, a blend in between
+            (v4's do no harm).
     """
 
     def __init__(self, grid_cells: int = 15625, percentiles: Sequence[float] = PERCENTILES,
