@@ -12,7 +12,7 @@ random QF and their target the reference's log mean; ``unchanged_draws`` adds ev
 as its own input (x1, with and without JPEG: a well-exposed photo must keep its brightness);
 ``log_mean_knots`` bends the regression (see :class:`~mlsm.models.exposure.ExposureHead`).
 
-v3 (``output_feature``): every sample is also enhanced by the network being calibrated (its
+v4 (``output_feature``): every sample is also enhanced by the network being calibrated (its
 default inference up to the head: windows, shift ensemble, monotone gain; no detail transfer),
 and the log mean of that output is a feature, so the fit corrects the network's brightness
 rather than replacing it; ``keep_input`` is stored for the do-no-harm blend. Minutes instead of
@@ -56,7 +56,7 @@ class ExposureOptions:
         percentiles: quantile features (None: the head's defaults).
         log_mean_knots: hinge knots on the log mean (empty: a linear head, as v1).
         exposure_range: exposures the head speaks for (None: the degradation's range).
-        output_feature: the network's output brightness is a feature (v3; the fit then runs
+        output_feature: the network's output brightness is a feature (v4; the fit then runs
             the network once per sample).
         keep_input: implied exposures ``(low, high)`` of the do-no-harm blend (None: off).
     """
