@@ -175,8 +175,12 @@ from mlsm.metrics import rgb_to_y  # noqa: E402
 
 # sha256 of sample_params + darken for seeds 0-5 on textured_image(seed, 48), computed from the
 # code BEFORE degradation v2 existed (commit cb9b857); darken's output is 8-bit, so the hash is
-# of exact integers. The Kodak24 evaluation set depends on these exact values.
-V1_GOLDEN = "6bda1aabd68250de73ce77d741f0a46d504d673a5e70647f0141828a1c5a4138"
+# of exact integers. The Kodak24 evaluation set depends on these exact values. The parameters
+# enter the hash at 10 significant digits: numpy's exp/log take another SIMD path on CPUs
+# without AVX-512 and move photons_at_white of seed 4 by one ulp (the pixels stay identical;
+# the digest below was re-recorded in that form after checking the old full-repr digest
+# 6bda1aab... still matched on an AVX-512 machine, and it matches with NPY_DISABLE_CPU_FEATURES).
+V1_GOLDEN = "cf88c0ae58a90effd674e00643280bc76cbe763933173ae1dc34693aadbf730f"
 
 
 def neighbour_correlation(residual: np.ndarray) -> float:
@@ -194,8 +198,10 @@ def test_v1_is_the_default_and_bit_identical_to_the_first_release():
         rng = np.random.default_rng(seed)
         params = sample_params(rng, DegradationRanges.v1())
         dark = darken(clean, params, rng)
-        digest.update(repr((params.exposure, params.colour_gains, params.photons_at_white,
-                            params.read_noise_std, params.quality, params.subsampling)).encode())
+        values = (params.exposure, *params.colour_gains, params.photons_at_white,
+                  params.read_noise_std)
+        digest.update(" ".join(f"{v:.10g}" for v in values).encode())
+        digest.update(repr((params.quality, params.subsampling)).encode())
         digest.update(np.round(dark * 255).astype(np.uint8).tobytes())
     assert digest.hexdigest() == V1_GOLDEN
 
