@@ -39,6 +39,15 @@ v4 (issue 14, an experiment: ``configs/exposure_head_v4.yaml``; not the shipped 
   brightens, and locally (it was trained on dark photos only): a global gain cannot undo that
   on a well-exposed photo, whose highlights it clips.
 
+The keep gate (issue 14, do no harm; ``mlsm train keep-gate``) answers a different question
+than the regression: *is this photo already well exposed?* A logistic regression on the log
+mean and the log quantiles of the same grid cells (``KEEP_PERCENTILES``, the shadows included:
+a dark photo with a lit window has a bright top but a black bottom), fitted on clean photos
+(unchanged, with and without JPEG) against their degradations and real dark captures (LOL).
+Its logit ``z`` gives :meth:`input_weight`: 0 below the probability ``band[0]``, 1 above
+``band[1]``, linear in ``z`` in between; the blend is the same as ``keep_input``'s. Its weights
+live in the spec (a few numbers), so every weight format that carries the head carries it.
+
 The head only speaks for photos like those it was fitted on: the exposure its prediction
 implies (input mean / predicted mean) must lie in the fitted ``exposure_range``. Outside it
 (a real night shot with street lamps at white looks "normally exposed" to the
@@ -58,9 +67,11 @@ import torch.nn.functional as F
 
 from mlsm.colour import linear_to_srgb, srgb_to_linear
 
-__all__ = ["PERCENTILES", "ExposureHead", "linear_mean", "scale_brightness"]
+__all__ = ["PERCENTILES", "KEEP_PERCENTILES", "ExposureHead", "linear_mean", "scale_brightness"]
 
 PERCENTILES = (0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999, 1.0)
+KEEP_PERCENTILES = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 1.0)
+"""Grid-cell quantiles the keep gate reads (the shadows as well as the highlights)."""
 EPS = 1e-5
 _ROWS = 512  # rows per chunk when converting big images (bounded temporary memory)
 
@@ -103,13 +114,19 @@ class ExposureHead(nn.Module):
             output is the network's relit to the input's local brightness (then scaled to the
             prediction), at ``low`` and below the calibrated network output, a blend in between
             (v4's do no harm).
+        keep_gate: None, or ``{"percentiles": [...], "weight": [...], "band": [p0, p1]}``: the
+            fitted well-exposed classifier (``weight``: one per :meth:`keep_features` column);
+            excludes ``keep_input``.
     """
 
     def __init__(self, grid_cells: int = 15625, percentiles: Sequence[float] = PERCENTILES,
                  max_gain: float = 4.0, exposure_range: tuple[float, float] = (0.03, 0.3),
                  log_mean_knots: Sequence[float] = (), output_feature: bool = False,
-                 keep_input: tuple[float, float] | None = None):
+                 keep_input: tuple[float, float] | None = None, keep_gate: dict | None = None):
         super().__init__()
+        if keep_gate is not None and keep_input is not None:
+            raise ValueError("an exposure head takes keep_input or keep_gate, not both")
+        self.keep_gate = None if keep_gate is None else _check_keep_gate(keep_gate)
         if keep_input is not None and not 0.0 < keep_input[0] < keep_input[1]:
             raise ValueError(f"keep_input must be None or 0 < low < high, got {keep_input}")
         self.output_feature = bool(output_feature)
@@ -162,6 +179,23 @@ class ExposureHead(nn.Module):
             columns.append(torch.log(linear_mean(output)[:, None] + EPS))
         return torch.cat([*columns, torch.ones_like(log_mean)], dim=1)
 
+    def keep_features(self, image: torch.Tensor, percentiles: Sequence[float] | None = None) -> torch.Tensor:
+        """(N, 3, H, W) sRGB -> (N, len(percentiles) + 2) float64: log mean and log quantiles of
+        the grid cells, then 1: what the keep gate reads (``percentiles``: its own by default)."""
+        if percentiles is None:
+            if self.keep_gate is None:
+                raise ValueError("this exposure head has no keep gate")
+            percentiles = self.keep_gate["percentiles"]
+        cells = self.grid(image).double()
+        quantiles = torch.quantile(cells, torch.tensor(tuple(percentiles), dtype=torch.float64), dim=1).T
+        log_mean = torch.log(cells.mean(1, keepdim=True) + EPS)
+        return torch.cat([log_mean, torch.log(quantiles + EPS), torch.ones_like(log_mean)], dim=1)
+
+    def keep_logit(self, image: torch.Tensor) -> torch.Tensor:
+        """(N,) logit of the keep gate: > 0 where the photo looks already well exposed."""
+        weight = torch.tensor(self.keep_gate["weight"], dtype=torch.float64)
+        return self.keep_features(image) @ weight
+
     def forward(self, image: torch.Tensor, output: torch.Tensor | None = None) -> torch.Tensor:
         """Predicted log linear mean (N,) of the normal-light version of ``image``."""
         return self.features(image, output) @ self.weight.double()
@@ -178,8 +212,13 @@ class ExposureHead(nn.Module):
     @torch.no_grad()
     def input_weight(self, image: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
         """(N,) weight of the do-no-harm branch (the photo at its own brightness, see
-        :meth:`mlsm.inference.base.InferenceModel.enhance_tensor`): 0 without ``keep_input``,
-        1 where the implied exposure is at least ``keep_input[1]``."""
+        :meth:`mlsm.inference.base.InferenceModel.enhance_tensor`): 0 without ``keep_input`` or
+        ``keep_gate``; with ``keep_input`` 1 where the implied exposure is at least
+        ``keep_input[1]``; with ``keep_gate`` 1 where the gate's probability is at least
+        ``band[1]``, 0 at or below ``band[0]``, linear in the logit between."""
+        if self.keep_gate is not None:
+            low, high = (math.log(p / (1.0 - p)) for p in self.keep_gate["band"])
+            return ((self.keep_logit(image) - low) / (high - low)).clamp(0.0, 1.0)
         if self.keep_input is None:
             return torch.zeros(image.shape[0], dtype=torch.float64)
         features = self.features(image, output)
@@ -215,6 +254,8 @@ class ExposureHead(nn.Module):
             spec["output_feature"] = True
         if self.keep_input is not None:
             spec["keep_input"] = list(self.keep_input)
+        if self.keep_gate is not None:
+            spec["keep_gate"] = {key: list(value) for key, value in self.keep_gate.items()}
         return spec
 
     @classmethod
@@ -222,9 +263,27 @@ class ExposureHead(nn.Module):
         head = cls(int(spec["grid_cells"]), spec["percentiles"], float(spec["max_gain"]),
                    tuple(spec["exposure_range"]), spec.get("log_mean_knots", ()),
                    bool(spec.get("output_feature", False)),
-                   tuple(spec["keep_input"]) if spec.get("keep_input") is not None else None)
+                   tuple(spec["keep_input"]) if spec.get("keep_input") is not None else None,
+                   spec.get("keep_gate"))
         weight = torch.as_tensor(weight, dtype=torch.float32).flatten()
         if weight.numel() != head.num_features:
             raise ValueError(f"exposure head: {weight.numel()} weights for {head.num_features} features")
         head.weight.copy_(weight)
         return head
+
+
+def _check_keep_gate(gate: dict) -> dict:
+    """The keep gate's record with its lists as float tuples; ValueError when malformed."""
+    try:
+        percentiles = tuple(float(q) for q in gate["percentiles"])
+        weight = tuple(float(w) for w in gate["weight"])
+        band = tuple(float(p) for p in gate["band"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"keep_gate needs percentiles, weight and band lists of numbers ({exc})") from None
+    if not percentiles or not all(0.0 <= q <= 1.0 for q in percentiles):
+        raise ValueError(f"keep_gate percentiles must be a non-empty list in [0, 1], got {list(percentiles)}")
+    if len(weight) != len(percentiles) + 2 or not all(math.isfinite(w) for w in weight):
+        raise ValueError(f"keep_gate needs {len(percentiles) + 2} finite weights, got {len(weight)}")
+    if len(band) != 2 or not 0.0 < band[0] < band[1] < 1.0:
+        raise ValueError(f"keep_gate band must be two probabilities 0 < p0 < p1 < 1, got {list(band)}")
+    return {"percentiles": percentiles, "weight": weight, "band": band}

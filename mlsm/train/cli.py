@@ -9,6 +9,8 @@
     mlsm train direct --config configs/mlsm_small.yaml --out runs/direct       # IV-F ablation
     mlsm train exposure --config configs/mlsm_small.yaml --init runs/tune/model.safetensors \
                       --out runs/final      # fit the global exposure head, attach it
+    mlsm train keep-gate --config configs/keep_gate.yaml --init runs/final/model.safetensors \
+                      --out runs/keep     # fit the do-no-harm keep gate onto that head
     torchrun --nproc_per_node 4 -m mlsm train vae ...                           # DDP (NCCL / gloo)
 
 ``--resume`` continues an interrupted run from ``OUT/last.pt`` on the same schedule (a changed
@@ -25,7 +27,7 @@ from pathlib import Path
 from mlsm.atomic import write_text_atomic
 from mlsm.config import ConfigError, dump_config, load_config
 
-STAGES = ("vae", "map", "direct", "exposure")
+STAGES = ("vae", "map", "direct", "exposure", "keep-gate")
 
 
 def register(subparsers) -> None:
@@ -54,13 +56,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"mlsm train: error: {exc}", file=sys.stderr)
         return 2
     init_is_weights = args.init is not None and args.init.suffix == ".safetensors"
-    if args.stage == "exposure":
+    if args.stage in ("exposure", "keep-gate"):
         if not init_is_weights:
-            print("mlsm train: error: `exposure` needs --init MODEL.safetensors (the network to calibrate)",
+            print(f"mlsm train: error: `{args.stage}` needs --init MODEL.safetensors (the network to calibrate)",
                   file=sys.stderr)
             return 2
         try:
-            fit_exposure(experiment, args.init, args.out)
+            (fit_exposure if args.stage == "exposure" else fit_keep_gate_stage)(experiment, args.init, args.out)
         except (FileNotFoundError, ValueError, OSError) as exc:
             print(f"mlsm train: error: {' '.join(str(exc).split())}", file=sys.stderr)
             return 1
@@ -170,6 +172,39 @@ def fit_exposure(experiment, weights: Path, out_dir: Path) -> Path:
     write_text_atomic(out_dir / "exposure_fit.json", json.dumps(fit, indent=2) + "\n")
     print(f"exposure head: {fit['samples']} samples, train RMSE of the log mean {fit['train_rmse_log_mean']}"
           f" -> {path}")
+    return path
+
+
+def fit_keep_gate_stage(experiment, weights: Path, out_dir: Path) -> Path:
+    """Fit the keep gate (do no harm) on the experiment's photos and pairs and attach it to the
+    exposure head of ``weights`` (its regression unchanged); write OUT/model.safetensors."""
+    import json
+
+    from mlsm.data.synthetic import load_photos
+    from mlsm.models.exposure import ExposureHead
+    from mlsm.models.zoo import load_network
+    from mlsm.train.exposure import attach_exposure_head, fit_keep_gate
+
+    if experiment.train.num_threads:
+        import torch
+
+        torch.set_num_threads(experiment.train.num_threads)
+    metadata = load_network(weights)[1]
+    head = metadata["exposure_head"]
+    if head is None:
+        raise ValueError(f"{weights}: no exposure head to attach a keep gate to (run `mlsm train exposure` first)")
+    photos = load_photos([Path(p) for p in experiment.data.photos])
+    pairs = exposure_pairs(experiment.data) if experiment.data.pairs else []
+    gate, fit = fit_keep_gate(head, photos, experiment.exposure, experiment.train.seed, pairs=pairs)
+    spec = {key: value for key, value in head.spec().items() if key != "keep_input"}
+    gated = ExposureHead.from_spec({**spec, "keep_gate": gate}, head.weight)
+    fit["photos_from"] = list(experiment.data.photos)
+    fit["pairs_from"] = list(experiment.data.pairs)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    card_fit = {**(metadata["card"].get("exposure_head") or {}), "keep_gate": fit}
+    path = attach_exposure_head(weights, gated, out_dir / "model.safetensors", card_fit)
+    write_text_atomic(out_dir / "keep_gate_fit.json", json.dumps(fit, indent=2) + "\n")
+    print(f"keep gate: {fit['samples']} samples, kept fraction by group {fit['kept_fraction_by_group']} -> {path}")
     return path
 
 

@@ -17,11 +17,17 @@ default inference up to the head: windows, shift ensemble, monotone gain; no det
 and the log mean of that output is a feature, so the fit corrects the network's brightness
 rather than replacing it; ``keep_input`` is stored for the do-no-harm blend. Minutes instead of
 seconds: one network pass per sample.
+
+The keep gate (``mlsm train keep-gate``, :func:`fit_keep_gate`): a logistic regression that tells
+an already well-exposed photo (every clean photo unchanged, with and without JPEG) from a dark
+one (``keep_gate_draws`` degradations of each photo under every preset of
+``keep_gate_negatives``, and the real pairs' low images JPEG-compressed); attached to a model's
+existing head, whose regression stays as it was.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -31,9 +37,9 @@ import torch
 from mlsm.colour import srgb_to_linear
 from mlsm.data.degrade import DegradationRanges, compress, degrade, sample_params
 from mlsm.io.convert import to_tensor
-from mlsm.models.exposure import PERCENTILES, ExposureHead
+from mlsm.models.exposure import KEEP_PERCENTILES, PERCENTILES, ExposureHead
 
-__all__ = ["ExposureOptions", "fit_exposure_head", "attach_exposure_head"]
+__all__ = ["ExposureOptions", "fit_exposure_head", "fit_keep_gate", "attach_exposure_head"]
 
 
 @dataclass
@@ -59,6 +65,16 @@ class ExposureOptions:
         output_feature: the network's output brightness is a feature (v4; the fit then runs
             the network once per sample).
         keep_input: implied exposures ``(low, high)`` of the do-no-harm blend (None: off).
+        keep_gate_draws: degradations of each photo per preset in ``keep_gate_negatives``
+            (the keep gate's dark examples; ``mlsm train keep-gate``).
+        keep_gate_negatives: :class:`~mlsm.data.degrade.DegradationRanges` presets (``v1``,
+            ``v2``) the dark examples are drawn from.
+        keep_gate_percentiles: the gate's quantile features (None: ``KEEP_PERCENTILES``).
+        keep_gate_l2: L2 penalty on the gate's standardised weights.
+        keep_gate_band: probabilities ``(p0, p1)``: the photo is kept from ``p1``, not at all
+            up to ``p0`` (0.35-0.65: an uncertain band around the decision, narrow enough that
+            the training photos are kept fully and their degradations left untouched, and
+            partial blends, whose output is neither photo's brightness, stay rare).
     """
 
     draws: int = 25
@@ -74,8 +90,18 @@ class ExposureOptions:
     exposure_range: tuple[float, float] | None = None
     output_feature: bool = False
     keep_input: tuple[float, float] | None = None
+    keep_gate_draws: int = 3
+    keep_gate_negatives: list[str] = field(default_factory=lambda: ["v1", "v2"])
+    keep_gate_percentiles: list[float] | None = None
+    keep_gate_l2: float = 1.0e-2
+    keep_gate_band: tuple[float, float] = (0.35, 0.65)
 
     def __post_init__(self):
+        if self.keep_gate_draws < 1:
+            raise ValueError(f"exposure.keep_gate_draws must be >= 1, got {self.keep_gate_draws}")
+        unknown = [name for name in self.keep_gate_negatives if name not in ("v1", "v2")]
+        if unknown or not self.keep_gate_negatives:
+            raise ValueError(f"exposure.keep_gate_negatives must name presets v1 and/or v2, got {self.keep_gate_negatives}")
         if not 0 <= self.unchanged_draws <= 2:
             raise ValueError(f"exposure.unchanged_draws must be 0, 1 or 2, got {self.unchanged_draws}")
         if not self.unchanged_weight > 0:
@@ -151,6 +177,75 @@ def fit_exposure_head(photos: list[np.ndarray], ranges: DegradationRanges, optio
                   "unchanged_weight": options.unchanged_weight, "output_feature": options.output_feature,
                   "ridge": options.ridge, "train_rmse_log_mean": round(float(np.sqrt((residual ** 2).mean())), 4),
                   "train_rmse_by_group": rmse, "seed": seed, "seconds": round(time.monotonic() - start, 1)}
+
+
+def fit_keep_gate(head: ExposureHead, photos: list[np.ndarray], options: ExposureOptions, seed: int = 0,
+                  pairs: list[tuple[np.ndarray, np.ndarray]] = ()) -> tuple[dict, dict]:
+    """Fit the keep gate of ``head`` (its grid; its regression is not touched): logistic
+    regression, classes weighted equally, of "already well exposed" (each photo as it is, and
+    JPEG-compressed at a QF of the v1 range) against dark (each photo degraded
+    ``keep_gate_draws`` times per preset of ``keep_gate_negatives``; each pair's low image
+    at a QF of ``pair_quality``).
+
+    Returns the gate record (``ExposureHead(keep_gate=...)``) and a record of the fit: sample
+    counts and, per group, the fractions the gate keeps (probability above 0.5), keeps fully
+    (above ``band[1]``) and leaves untouched (at most ``band[0]``), seed, seconds.
+    """
+    if not photos:
+        raise ValueError("no training photos to fit the keep gate on")
+    start = time.monotonic()
+    percentiles = tuple(options.keep_gate_percentiles or KEEP_PERCENTILES)
+    rng = np.random.default_rng(seed)
+    features, labels, groups = [], [], []
+
+    def add(image: np.ndarray, label: float, group: str) -> None:
+        features.append(head.keep_features(to_tensor(image), percentiles)[0])
+        labels.append(label)
+        groups.append(group)
+
+    # v2's own do-no-harm samples (unchanged_probability) are positives here, not dark ones
+    presets = {"v1": DegradationRanges.v1(), "v2": replace(DegradationRanges.v2(), unchanged_probability=0.0)}
+    for photo in photos:
+        add(photo, 1.0, "unchanged")
+        add(compress(photo, int(rng.integers(presets["v1"].quality[0], presets["v1"].quality[1] + 1)))[0], 1.0,
+            "unchanged_jpeg")
+        for name in options.keep_gate_negatives:
+            for _ in range(options.keep_gate_draws):
+                add(degrade(photo, sample_params(rng, presets[name]), rng), 0.0, name)
+    low_q, high_q = options.pair_quality
+    for low, _ in pairs:
+        add(compress(low, int(rng.integers(low_q, high_q + 1)))[0], 0.0, "pairs")
+    a = torch.stack(features)
+    y = torch.tensor(labels, dtype=torch.float64)
+    positive = y > 0.5
+    sample_weight = torch.where(positive, 0.5 / positive.sum(), 0.5 / (~positive).sum())
+    mean, std = a[:, :-1].mean(0), a[:, :-1].std(0).clamp_min(1e-3)
+    standard = torch.cat([(a[:, :-1] - mean) / std, a[:, -1:]], dim=1)
+    weight = torch.zeros(a.shape[1], dtype=torch.float64, requires_grad=True)
+    optimiser = torch.optim.LBFGS([weight], max_iter=1000, tolerance_grad=1e-10, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimiser.zero_grad()
+        loss = (sample_weight * torch.nn.functional.binary_cross_entropy_with_logits(
+            standard @ weight, y, reduction="none")).sum() + options.keep_gate_l2 * (weight[:-1] ** 2).sum()
+        loss.backward()
+        return loss
+
+    optimiser.step(closure)
+    standard_weight = weight.detach()
+    raw = torch.cat([standard_weight[:-1] / std, (standard_weight[-1] - (standard_weight[:-1] * mean / std).sum())[None]])
+    logit = (a @ raw).numpy()
+    group_array = np.array(groups)
+    low, high = (float(np.log(p / (1.0 - p))) for p in options.keep_gate_band)
+    kept = {group: {"p>0.5": round(float((logit[group_array == group] > 0).mean()), 4),
+                    "fully_kept": round(float((logit[group_array == group] >= high).mean()), 4),
+                    "untouched": round(float((logit[group_array == group] <= low).mean()), 4)}
+            for group in sorted(set(groups))}
+    gate = {"percentiles": list(percentiles), "weight": [float(w) for w in raw], "band": list(options.keep_gate_band)}
+    return gate, {"samples": len(labels), "photos": len(photos), "pairs": len(pairs),
+                  "draws": options.keep_gate_draws, "negatives": list(options.keep_gate_negatives),
+                  "l2": options.keep_gate_l2, "band": list(options.keep_gate_band),
+                  "kept_fraction_by_group": kept, "seed": seed, "seconds": round(time.monotonic() - start, 1)}
 
 
 def attach_exposure_head(weights: Path, head: ExposureHead, out: Path, fit: dict) -> Path:

@@ -214,6 +214,26 @@ def test_train_exposure_cli_attaches_a_fitted_head(tiny_weights, tmp_path, capsy
     assert model.enhance(scene(9, 48)).shape == (48, 48, 3)
 
 
+def test_train_keep_gate_cli_attaches_a_gate_to_the_existing_head(calibrated_weights, tiny_weights, tmp_path, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(6):
+        write_image(photos / f"{i}.png", scene(i, 48))
+    out = tmp_path / "run"
+    args = ["train", "keep-gate", "--out", str(out), "--set", f"data.photos=[{photos}]",
+            "--set", "exposure.keep_gate_draws=1"]
+    assert main([*args, "--init", calibrated_weights]) == 0
+    assert "keep gate: 24 samples" in capsys.readouterr().out  # 6 x (as is, JPEG, v1, v2)
+    before, after = load_network(calibrated_weights)[1], load_network(out / "model.safetensors")[1]
+    assert torch.equal(after["exposure_head"].weight, before["exposure_head"].weight)  # regression untouched
+    assert after["exposure_head"].keep_gate is not None and before["exposure_head"].keep_gate is None
+    assert after["card"]["exposure_head"]["keep_gate"]["samples"] == 24 and (out / "keep_gate_fit.json").is_file()
+    model = load_model(out / "model.safetensors")
+    assert model.enhance(scene(9, 48)).shape == (48, 48, 3)
+    assert main([*args, "--init", tiny_weights]) == 1  # no head to attach to
+    assert "no exposure head" in capsys.readouterr().err
+
+
 def test_enhance_cli_brightness_and_opt_out(calibrated_weights, tmp_path):
     source = tmp_path / "dark.png"
     write_image(source, np.clip(np.random.default_rng(3).random((40, 40, 3)) * 0.15, 0, 1).astype(np.float32))
@@ -341,3 +361,58 @@ def test_output_feature_fit_runs_the_network_and_learns_to_trust_it(monkeypatch)
     assert len(calls) == 12 * 3 and fit["output_feature"] is True
     assert fit["train_rmse_log_mean"] < 0.02
     assert float(head.weight[-2]) == pytest.approx(1.0, abs=0.05)
+
+
+def gate_head(bias: float, band=(0.35, 0.65), **options) -> ExposureHead:
+    """A head whose keep gate has only a bias: the same logit for every image."""
+    percentiles = [0.1, 0.5, 1.0]
+    return ExposureHead(grid_cells=64, keep_gate={"percentiles": percentiles, "weight": [0.0] * 4 + [bias],
+                                                   "band": list(band)}, **options)
+
+
+def test_keep_gate_weight_is_a_ramp_in_the_logit_between_the_band():
+    image, output = torch.rand(2, 3, 32, 32) * 0.5, torch.full((2, 3, 32, 32), 0.9)
+    logit = lambda p: math.log(p / (1 - p))  # noqa: E731
+    assert torch.equal(gate_head(logit(0.7)).input_weight(image, output), torch.ones(2, dtype=torch.float64))
+    assert torch.equal(gate_head(logit(0.3)).input_weight(image, output), torch.zeros(2, dtype=torch.float64))
+    assert float(gate_head(0.0).input_weight(image, output)[0]) == pytest.approx(0.5)  # p = 0.5: halfway
+    features = gate_head(0.0).keep_features(image)
+    cells = gate_head(0.0).grid(image).double()
+    assert features.shape == (2, 5) and torch.equal(features[:, -1], torch.ones(2, dtype=torch.float64))
+    assert torch.allclose(features[:, 3], torch.log(cells.max(1).values + 1e-5))
+    # stored in the spec (every weight format carries it), restored exactly
+    head = gate_head(1.25)
+    restored = ExposureHead.from_spec(head.spec(), head.weight)
+    assert restored.keep_gate == head.keep_gate and restored.spec() == head.spec()
+    assert "keep_gate" not in ExposureHead().spec()
+
+
+@pytest.mark.parametrize("gate, match", [
+    ({"percentiles": [0.5], "weight": [0.0, 0.0], "band": [0.35, 0.65]}, "3 finite weights"),
+    ({"percentiles": [0.5], "weight": [0.0] * 3, "band": [0.65, 0.35]}, "band"),
+    ({"percentiles": [1.5], "weight": [0.0] * 3, "band": [0.35, 0.65]}, "percentiles"),
+    ({"weight": [0.0] * 3, "band": [0.35, 0.65]}, "needs percentiles"),
+])
+def test_malformed_keep_gates_are_refused(gate, match):
+    with pytest.raises(ValueError, match=match):
+        ExposureHead(keep_gate=gate)
+    with pytest.raises(ValueError, match="not both"):
+        gate_head(0.0, keep_input=(0.5, 0.8))
+
+
+def test_fit_keep_gate_keeps_clean_photos_and_not_their_degradations():
+    from mlsm.train.exposure import fit_keep_gate
+
+    photos = [scene(i) for i in range(16)]
+    head = ExposureHead(grid_cells=256)
+    gate, fit = fit_keep_gate(head, photos, ExposureOptions(keep_gate_draws=2, keep_gate_negatives=["v1"]), seed=0)
+    assert fit["samples"] == 16 * (2 + 2) and len(gate["weight"]) == len(gate["percentiles"]) + 2
+    gated = ExposureHead.from_spec({**head.spec(), "keep_gate": gate}, head.weight)
+    rng = np.random.default_rng(7)  # unseen photos and draws
+    for seed in range(20, 24):
+        clean = torch.from_numpy(scene(seed)).permute(2, 0, 1)[None]
+        dark = torch.from_numpy(degrade(scene(seed), sample_params(rng, DegradationRanges.v1()), rng)).permute(2, 0, 1)[None]
+        assert float(gated.input_weight(clean, clean)) == 1.0
+        assert float(gated.input_weight(dark, dark)) == 0.0
+    with pytest.raises(ValueError, match="keep_gate_negatives"):
+        ExposureOptions(keep_gate_negatives=["v3"])
