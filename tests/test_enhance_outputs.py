@@ -5,7 +5,9 @@ recorded with ``mlsm enhance mlsm/assets/samples -o OUT`` plus each case's optio
 on main at 78f4fa6, before the inference layer was refactored (issue 10), then again when the
 default inference changed on purpose (issue 14: the shift ensemble, the default model's context
 windows; then the input detail transfer, which acts on these camera-quality samples; then the
-monotone local gain; the ``no_detail`` and ``no_monotone_gain`` cases leave each out). The runs are subprocesses with the
+monotone local gain; the ``no_detail`` and ``no_monotone_gain`` cases leave each out; then the
+new default model, ``mlsm_small.real_exposure``, with its brightness floor: ``synth_dark_jpeg`` is
+the previous default, ``keep_well_exposed`` its keep gate). The runs are subprocesses with the
 CLI's own thread default, as a user runs it.
 
 torch's CPU kernels are deterministic for one build and one CPU kind, but another CPU kind
@@ -43,6 +45,8 @@ CASES = {
     "no_shift_ensemble": ["--no-shift-ensemble"],
     "no_detail": ["--detail", "0"],
     "no_monotone_gain": ["--no-monotone-gain"],
+    "synth_dark_jpeg": ["--model", "mlsm_small.synth_dark_jpeg"],
+    "keep_well_exposed": ["--keep-well-exposed"],
 }
 
 

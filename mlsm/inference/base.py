@@ -9,6 +9,7 @@
         ─> monotone local gain (mlsm.inference.tone: shadows gain at least what brighter tones do;
            before the head for a head that reads the output, v4, which may also keep an
            already well-exposed photo's own local brightness)
+        ─> the head's brightness floor (not for a photo its keep gate keeps)
         ─> input detail transfer (mlsm.inference.detail; strength from the input's JPEG quality)
         ─> the input's type back
 
@@ -132,14 +133,16 @@ class InferenceModel:
             out = scale_brightness(out, self.options.brightness)
         if self.options.monotone_gain and not tone_first:
             out = monotone_gain(image, out)
+        if head is not None and head.floor_log_mean is not None:
+            out = self._floor(image, out)
         strength = self.options.detail if self.options.detail is not None else input_strength(image)
         return transfer_detail(image, out, strength)
 
     def _calibrate(self, image: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """The exposure head's brightness, and its do-no-harm blend: a photo the head finds
+        """The exposure head's brightness and its do-no-harm blend: a photo the head finds
         already well exposed keeps its own local brightness (:meth:`ExposureHead.input_weight`)."""
         head, brightness = self.exposure_head, self.options.brightness
-        weight = head.input_weight(image, out)
+        weight = self.keep_weight(image, out)
         calibrated = head.calibrate(image, out, brightness)
         if not bool((weight > 0).any()):
             return calibrated
@@ -148,6 +151,23 @@ class InferenceModel:
         kept = scale_brightness(kept, torch.exp(head.log_gain(image, kept, out)) * brightness)
         weight = weight.to(calibrated.dtype).reshape(-1, 1, 1, 1)
         return calibrated.mul_(1.0 - weight).add_(kept.mul_(weight))
+
+    def keep_weight(self, image: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """(N,) weight of the do-no-harm branch: the head's :meth:`~ExposureHead.input_weight`
+        (a v4 ``keep_input`` head always; a keep gate only with ``options.keep_well_exposed``)."""
+        head = self.exposure_head
+        if head is None or (head.keep_gate is not None and not self.options.keep_well_exposed):
+            return torch.zeros(image.shape[0], dtype=torch.float64)
+        return head.input_weight(image, out)
+
+    def _floor(self, image: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """Lift the output to the head's brightness floor (times the user's brightness), in
+        proportion to how dark the keep gate finds the photo: a kept photo is not lifted."""
+        head = self.exposure_head
+        log_gain = head.floor_log_gain(out, self.options.brightness) * (1.0 - self.keep_weight(image, out))
+        if not bool((log_gain > 0).any()):
+            return out
+        return scale_brightness(out, torch.exp(log_gain))
 
     def enhance(self, image):
         """Enhance a numpy array, a PIL image or a tensor; returns the same kind.

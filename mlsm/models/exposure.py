@@ -48,6 +48,14 @@ Its logit ``z`` gives :meth:`input_weight`: 0 below the probability ``band[0]``,
 ``band[1]``, linear in ``z`` in between; the blend is the same as ``keep_input``'s. Its weights
 live in the spec (a few numbers), so every weight format that carries the head carries it.
 
+The brightness floor (``floor_log_mean``, fitted with the keep gate): a normal-light photo is
+rarely darker than the darker real references (the first quartile of LOL's normal-light
+images, linear mean about 0.16), so the calibrated output of a photo the gate finds dark is
+raised to at least that (after the monotone gain, :mod:`mlsm.inference.tone`), whatever the
+regression says or whether it has a say; the photo the gate keeps is not. The network and the v1 regression leave LOL's rooms and real night shots
+(lamps at white: outside the fitted range) far too dark; the floor is a prior, not a fit to
+them.
+
 The head only speaks for photos like those it was fitted on: the exposure its prediction
 implies (input mean / predicted mean) must lie in the fitted ``exposure_range``. Outside it
 (a real night shot with street lamps at white looks "normally exposed" to the
@@ -117,13 +125,19 @@ class ExposureHead(nn.Module):
         keep_gate: None, or ``{"percentiles": [...], "weight": [...], "band": [p0, p1]}``: the
             fitted well-exposed classifier (``weight``: one per :meth:`keep_features` column);
             excludes ``keep_input``.
+        floor_log_mean: None, or the smallest log linear mean :meth:`calibrate` gives an output
+            (the brightness floor).
     """
 
     def __init__(self, grid_cells: int = 15625, percentiles: Sequence[float] = PERCENTILES,
                  max_gain: float = 4.0, exposure_range: tuple[float, float] = (0.03, 0.3),
                  log_mean_knots: Sequence[float] = (), output_feature: bool = False,
-                 keep_input: tuple[float, float] | None = None, keep_gate: dict | None = None):
+                 keep_input: tuple[float, float] | None = None, keep_gate: dict | None = None,
+                 floor_log_mean: float | None = None):
         super().__init__()
+        if floor_log_mean is not None and not math.isfinite(floor_log_mean):
+            raise ValueError(f"floor_log_mean must be None or finite, got {floor_log_mean}")
+        self.floor_log_mean = None if floor_log_mean is None else float(floor_log_mean)
         if keep_gate is not None and keep_input is not None:
             raise ValueError("an exposure head takes keep_input or keep_gate, not both")
         self.keep_gate = None if keep_gate is None else _check_keep_gate(keep_gate)
@@ -227,12 +241,15 @@ class ExposureHead(nn.Module):
         return ((implied - low) / (high - low)).clamp(0.0, 1.0)
 
     @torch.no_grad()
-    def log_gain(self, image: torch.Tensor, output: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
+    def log_gain(self, image: torch.Tensor, output: torch.Tensor, reference: torch.Tensor | None = None,
+                 floor: bool = False) -> torch.Tensor:
         """The natural log of the linear-light gain :meth:`calibrate` applies to ``output``
         for ``image`` (float64, (N,)), clipped to ``±log(max_gain)``; 0 where the head has no
-        say. ``reference``: what an ``output_feature`` head reads (default ``output``; the kept
-        input is scaled with the network's output as reference). Video smooths this over time
-        (:mod:`mlsm.video.temporal`) before applying it."""
+        say. ``floor``: raise it to at least :meth:`floor_log_gain` (video, whose frames get no
+        later tone step; photos apply the floor after the monotone gain). ``reference``: what an
+        ``output_feature`` head reads (default ``output``; the kept input is scaled with the
+        network's output as reference). Video smooths this over time (:mod:`mlsm.video.temporal`)
+        before applying it."""
         features = self.features(image, output if reference is None else reference)
         predicted = features @ self.weight.double()                       # log mean, (N,)
         implied = features[:, 0] - predicted                                # log exposure
@@ -240,8 +257,21 @@ class ExposureHead(nn.Module):
         outside = (implied - high).clamp_min(0) + (low - implied).clamp_min(0)
         say = (1.0 - outside / math.log(2.0)).clamp(0.0, 1.0)              # fades over one stop
         current = linear_mean(output)                                       # (N,)
-        return (say * (predicted - torch.log(current.clamp_min(EPS)))).clamp(-math.log(self.max_gain),
-                                                                            math.log(self.max_gain))
+        gain = say * (predicted - torch.log(current.clamp_min(EPS)))
+        if floor:
+            gain = torch.maximum(gain, self.floor_log_gain(output))
+        return gain.clamp(-math.log(self.max_gain), math.log(self.max_gain))
+
+    @torch.no_grad()
+    def floor_log_gain(self, output: torch.Tensor, brightness: float = 1.0) -> torch.Tensor:
+        """(N,) float64 natural log of the gain that lifts ``output`` to the brightness floor
+        (times ``brightness``, the user's scale, so the floor never undoes a darker choice): 0
+        where it is at or above it or the head has no floor; at most ``log(max_gain)``."""
+        if self.floor_log_mean is None:
+            return torch.zeros(output.shape[0], dtype=torch.float64)
+        log_current = torch.log(linear_mean(output).clamp_min(EPS))
+        target = self.floor_log_mean + math.log(brightness)
+        return (target - log_current).clamp(0.0, math.log(self.max_gain))
 
     # ----------------------------------------------------------------------- storage
     def spec(self) -> dict:
@@ -256,6 +286,8 @@ class ExposureHead(nn.Module):
             spec["keep_input"] = list(self.keep_input)
         if self.keep_gate is not None:
             spec["keep_gate"] = {key: list(value) for key, value in self.keep_gate.items()}
+        if self.floor_log_mean is not None:
+            spec["floor_log_mean"] = self.floor_log_mean
         return spec
 
     @classmethod
@@ -264,7 +296,7 @@ class ExposureHead(nn.Module):
                    tuple(spec["exposure_range"]), spec.get("log_mean_knots", ()),
                    bool(spec.get("output_feature", False)),
                    tuple(spec["keep_input"]) if spec.get("keep_input") is not None else None,
-                   spec.get("keep_gate"))
+                   spec.get("keep_gate"), spec.get("floor_log_mean"))
         weight = torch.as_tensor(weight, dtype=torch.float32).flatten()
         if weight.numel() != head.num_features:
             raise ValueError(f"exposure head: {weight.numel()} weights for {head.num_features} features")

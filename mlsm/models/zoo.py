@@ -88,8 +88,21 @@ ZOO: dict[str, WeightSpec] = {
         licence="MIT (the weights); LOL-v1 is for research use, the photos keep their licences "
                 "(docs/training_photos.md)",
     ),
+    "mlsm_small.real_exposure": WeightSpec(
+        name="mlsm_small.real_exposure",
+        file="mlsm_small.real_exposure.safetensors",
+        sha256="fe147a6f3cb6778d08cefe115eb6ff23535f4b8a76751266ab31e06be7268ecc",
+        description="the default: mlsm_small.synth_dark_jpeg's network and exposure head plus a keep gate "
+                    "(a photo already well exposed keeps its brightness) and a brightness floor from LOL's "
+                    "normal-light images (configs/keep_gate.yaml); see MODEL_CARD.md",
+        training_data="the network: as mlsm_small.synth_dark_jpeg; the keep gate: CBSD68 + McMaster as they are "
+                      "and degraded (v1, v2) and LOL-v1 our485 low images (35 held out, pair 648 left out); the "
+                      "floor: the first quartile of those LOL pairs' normal-light brightness; Kodak24 and the "
+                      "real dark photos never seen",
+        licence="MIT (the weights); LOL-v1 is for research use, the training photos are research test images",
+    ),
 }
-DEFAULT_MODEL = "mlsm_small.synth_dark_jpeg"
+DEFAULT_MODEL = "mlsm_small.real_exposure"
 
 # arch (the weight file's ``arch``) -> network class built from the stored config
 ARCHS = {"enhancer": Enhancer, "direct": DirectEnhancer}

@@ -7,6 +7,8 @@
                            (gain_t: the exposure head's, 1 without a head)
         smoothed target  = BrightnessSmoother (EMA over time, reset at scene cuts)
         out_t scaled in linear light so that its mean is the smoothed target, then by ``brightness``
+        blended with out_t relit to frame_t's local brightness by the model's keep weight (with
+        ``keep_well_exposed``, a frame the keep gate finds well exposed keeps its own brightness)
 
 :func:`enhance_frames` is the public iterator for callers with their own decoder;
 :mod:`mlsm.video.pipeline` uses :class:`FrameEnhancer` between PyAV's decoder and encoder.
@@ -24,6 +26,7 @@ import torch.nn.functional as F
 
 from mlsm.colour import srgb_to_linear
 from mlsm.inference.inputs import as_batch
+from mlsm.inference.maps import relight
 from mlsm.models.exposure import scale_brightness
 from mlsm.video.temporal import DEFAULT_SCENE_CUT, DEFAULT_TEMPORAL_SMOOTHING, BrightnessSmoother
 
@@ -69,14 +72,19 @@ class FrameEnhancer:
         model = self.model
         image = image.to(model.device, torch.float32)
         out = model.run_network(image)  # the network part of InferenceModel.enhance_tensor
-        log_gain = float(model.exposure_head.log_gain(image, out)[0]) if model.exposure_head is not None else 0.0
+        log_gain = float(model.exposure_head.log_gain(image, out, floor=True)[0]) if model.exposure_head is not None else 0.0
         log_output = _log_mean_linear(out)
         target = log_output + log_gain  # the log mean this frame gets as a photo
         smooth = self.smoother.update(target, _mean_log_luminance(image), time)
         self.targets.append((target, smooth))
         gain = min(max(smooth - log_output, -self.max_log_gain), self.max_log_gain)
         scale = math.exp(gain) * model.options.brightness
-        return out if scale == 1.0 else scale_brightness(out, scale)
+        result = out if scale == 1.0 else scale_brightness(out, scale)
+        weight = float(model.keep_weight(image, out)[0])
+        if weight > 0.0:
+            kept = scale_brightness(relight(out, image), model.options.brightness)
+            result = result.mul(1.0 - weight).add_(kept.mul_(weight))
+        return result
 
     def __call__(self, frame: np.ndarray, time: float) -> np.ndarray:
         """One RGB frame (H, W, 3) uint8 (or any dtype ``model.enhance`` takes) -> the same kind."""

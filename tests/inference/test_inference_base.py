@@ -157,31 +157,42 @@ def test_a_well_exposed_photo_keeps_its_own_local_brightness():
 
 
 def test_the_keep_gate_keeps_a_photo_it_finds_well_exposed_and_leaves_a_dark_one_alone():
-    """A keep gate that says "well exposed" (logit above the band): the photo keeps its own local
-    brightness, times the user's brightness; one that says "dark": bit-identical to the same
-    head without a gate (the head's own calibration)."""
+    """With keep_well_exposed, a keep gate that says "well exposed" (logit above the band): the
+    photo keeps its own local brightness, times the user's brightness, and no floor; one that
+    says "dark": bit-identical to the same head without a gate (calibration, then the floor)."""
     from mlsm.inference.maps import relight
 
     image = (0.2 + 0.6 * torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(2))).clamp(0, 1)
-    plain = ExposureHead(grid_cells=64)
+    plain = ExposureHead(grid_cells=64, floor_log_mean=-1.0)  # above the photo's brightness: not for the kept one
     with torch.no_grad():
-        plain.weight[-1] = -1.0
+        plain.weight[-1] = -2.0
 
     def gated(bias):
         return ExposureHead.from_spec({**plain.spec(), "keep_gate": {"percentiles": [0.5], "weight": [0.0, 0.0, bias],
                                                                       "band": [0.35, 0.65]}}, plain.weight)
 
     network = 0.5 * image + 0.25
-    kept = Affine({"exposure_head": gated(3.0)}).enhance_tensor(image)
+    kept = Affine({"exposure_head": gated(3.0)}, keep_well_exposed=True).enhance_tensor(image)
     # the plain head would set the output's brightness to its prediction (say: the input's
     # implied exposure lies outside the fitted range, so here it keeps the network's); the
     # kept photo is the network output relit to the input, whatever the head predicts
     torch.testing.assert_close(kept, relight(network, image), atol=1e-6, rtol=0)
-    brighter = Affine({"exposure_head": gated(3.0)}, brightness=1.5).enhance_tensor(image)
+    brighter = Affine({"exposure_head": gated(3.0)}, brightness=1.5, keep_well_exposed=True).enhance_tensor(image)
     torch.testing.assert_close(brighter, scale_brightness(relight(network, image), 1.5), atol=1e-6, rtol=0)
-    dark = 0.1 * image
-    assert torch.equal(Affine({"exposure_head": gated(-3.0)}).enhance_tensor(dark),
-                       Affine({"exposure_head": plain}).enhance_tensor(dark))
+    # off by default: the gate is ignored, the photo is floored like any other
+    assert torch.equal(Affine({"exposure_head": gated(3.0)}).enhance_tensor(image),
+                       Affine({"exposure_head": plain}).enhance_tensor(image))
+    assert not torch.allclose(Affine({"exposure_head": plain}).enhance_tensor(image), kept, atol=1e-2)
+    dark = 0.3 * image
+    lifted = Affine({"exposure_head": gated(-3.0)}, keep_well_exposed=True).enhance_tensor(dark)
+    assert torch.equal(lifted, Affine({"exposure_head": plain}).enhance_tensor(dark))
+    # a photo the gate finds dark: the head calibrates it to exp(-2) (linear), the floor lifts
+    # it to exp(-1), times the brightness
+    from mlsm.models.exposure import linear_mean
+    assert float(linear_mean(plain.calibrate(dark, 0.5 * dark + 0.25))) == pytest.approx(np.exp(-2.0), rel=1e-3)
+    assert float(linear_mean(lifted)) == pytest.approx(np.exp(-1.0), rel=1e-3)
+    darker = Affine({"exposure_head": gated(-3.0)}, brightness=0.5, keep_well_exposed=True).enhance_tensor(dark)
+    assert float(linear_mean(darker)) == pytest.approx(0.5 * np.exp(-1.0), rel=1e-3)
 
 
 def test_the_base_has_no_network():

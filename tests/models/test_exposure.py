@@ -416,3 +416,37 @@ def test_fit_keep_gate_keeps_clean_photos_and_not_their_degradations():
         assert float(gated.input_weight(dark, dark)) == 0.0
     with pytest.raises(ValueError, match="keep_gate_negatives"):
         ExposureOptions(keep_gate_negatives=["v3"])
+
+
+def test_the_brightness_floor_lifts_only_outputs_below_it():
+    head = ExposureHead(grid_cells=64, floor_log_mean=math.log(0.2))  # no say (zero weights): only the floor
+    image = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(4)) * 0.1
+    dim, bright = torch.full((1, 3, 32, 32), 0.25), torch.full((1, 3, 32, 32), 0.7)  # linear 0.05, 0.45
+    lift = math.log(0.2 / linear_mean(dim))
+    assert float(head.floor_log_gain(dim)) == pytest.approx(lift, rel=1e-4)
+    assert float(head.floor_log_gain(bright)) == 0.0  # above the floor: untouched
+    assert float(head.floor_log_gain(dim, brightness=0.5)) == pytest.approx(lift + math.log(0.5), rel=1e-4)
+    assert float(head.floor_log_gain(torch.zeros(1, 3, 8, 8))) == pytest.approx(math.log(4.0))  # max_gain
+    assert float(head.log_gain(image, dim)) == 0.0  # photos: the floor comes after the monotone gain
+    assert float(head.log_gain(image, dim, floor=True)) == pytest.approx(lift, rel=1e-4)  # video
+    assert float(ExposureHead().floor_log_gain(dim)) == 0.0
+    restored = ExposureHead.from_spec(head.spec(), head.weight)
+    assert restored.floor_log_mean == head.floor_log_mean and "floor_log_mean" not in ExposureHead().spec()
+    with pytest.raises(ValueError, match="floor_log_mean"):
+        ExposureHead(floor_log_mean=math.inf)
+
+
+def test_the_floor_is_a_quantile_of_the_real_references():
+    from mlsm.train.exposure import fit_keep_gate
+
+    photos = [scene(i) for i in range(8)]
+    pairs = [(0.1 * scene(i + 40), scene(i + 40)) for i in range(8)]
+    options = ExposureOptions(keep_gate_draws=1, keep_gate_negatives=["v1"], floor_quantile=0.25)
+    _, fit = fit_keep_gate(ExposureHead(grid_cells=256), photos, options, pairs=pairs)
+    references = [math.log(float(np_srgb_to_linear(high).mean())) for _, high in pairs]
+    assert fit["floor_log_mean"] == pytest.approx(float(np.quantile(references, 0.25)), abs=1e-6)
+    assert fit["floor_from"] == "pairs" and fit["samples"] == 8 * 3 + 8
+    _, fit = fit_keep_gate(ExposureHead(grid_cells=256), photos, dataclasses.replace(options, floor_quantile=None))
+    assert "floor_log_mean" not in fit
+    with pytest.raises(ValueError, match="floor_quantile"):
+        ExposureOptions(floor_quantile=1.5)

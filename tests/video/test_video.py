@@ -297,3 +297,23 @@ def test_audio_mp4_cannot_hold_is_dropped_with_a_note(model, tmp_path):
     result = enhance_video(model, clip, tmp_path / "out.mp4")
     assert result.audio is None and result.notes == ["audio (pcm_s16le) dropped: MP4 cannot hold it without re-encoding"]
     assert read_clip(result.path)["kinds"] == ["video"] and result.frames == 3
+
+
+def test_a_frame_the_keep_gate_finds_well_exposed_keeps_its_brightness():
+    """As for photos (with keep_well_exposed): a head whose keep gate says "well exposed" gives
+    the network's output relit to the frame's own local brightness; without the gate the
+    network brightens it."""
+    from mlsm.models.exposure import ExposureHead
+
+    plain = mlsm.load_model()
+    gated = mlsm.load_model(keep_well_exposed=True)
+    head = plain.exposure_head
+    gated.exposure_head = ExposureHead.from_spec(
+        {**head.spec(), "keep_gate": {"percentiles": [0.5], "weight": [0.0, 0.0, 5.0], "band": [0.35, 0.65]}}, head.weight)
+    rng = np.random.default_rng(0)
+    frames = [np.clip(0.45 + 0.1 * rng.standard_normal((32, 40, 3)), 0, 1).astype(np.float32) for _ in range(3)]
+    kept = list(enhance_frames(gated, frames, fps=24, temporal_smoothing=0.0))
+    brightened = list(enhance_frames(plain, frames, fps=24, temporal_smoothing=0.0))
+    source = mean_luma_series(frames)
+    assert np.abs(mean_luma_series(kept) - source).max() < 0.02
+    assert (mean_luma_series(brightened) - source).min() > 0.05
