@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduces the shipped default model mlsm_small.synth_dark_jpeg (and the direct ablation)
+# Reproduces the shipped models mlsm_small.synth_dark_jpeg and the default mlsm_small.real_exposure (and the direct ablation)
 # exactly as it was trained: single-threaded CPU runs, seed 0, data from ../shared/data/photos.
 # Resume any interrupted step by re-running it with --resume added.
 set -euo pipefail
@@ -26,6 +26,10 @@ mlsm train map --config $CFG --vae runs/vae/vaes.safetensors --init runs/tune/la
 # the global exposure head (mlsm/models/exposure.py): ridge fit on 25 degradations per photo
 mlsm train exposure --config $CFG --init runs/tune2/best.safetensors --out runs/final $T
 cp runs/final/model.safetensors mlsm/weights/mlsm_small.synth_dark_jpeg.safetensors
+# the default, mlsm_small.real_exposure: the same network and head, plus the keep gate and the
+# brightness floor (30 s; configs/keep_gate.yaml)
+mlsm train keep-gate --config configs/keep_gate.yaml --init runs/final/model.safetensors --out runs/keep_gate $T
+cp runs/keep_gate/model.safetensors mlsm/weights/mlsm_small.real_exposure.safetensors
 
 # the no-mapping ablation (IV-F) with the same step budget and the same two-phase recipe:
 # 17167 steps at 64x64 (of a 25k schedule), then 6k + 4k steps at 128x128 (best validation

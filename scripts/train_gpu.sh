@@ -121,5 +121,16 @@ if mlsm train exposure --help >/dev/null 2>&1; then
     fi
     FINAL="$OUT/final/model.safetensors"
 fi
+if mlsm train keep-gate --help >/dev/null 2>&1 && [ -f "$OUT/final/model.safetensors" ]; then
+    if [ ! -f "$OUT/keep_gate/model.safetensors" ]; then
+        echo "== keep gate and brightness floor"
+        timeout --signal=TERM "$(( DEADLINE - $(date +%s) + 60 ))" mlsm train keep-gate --config configs/keep_gate.yaml \
+            --init "$OUT/final/model.safetensors" --out "$OUT/keep_gate" || {
+            echo "== keep gate: not fitted within the budget; re-run scripts/train_gpu.sh" >&2
+            exit 0
+        }
+    fi
+    FINAL="$OUT/keep_gate/model.safetensors"
+fi
 cp "$FINAL" "$OUT/model.safetensors"
 echo "done: $OUT/model.safetensors (from $FINAL)"
