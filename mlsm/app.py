@@ -178,6 +178,9 @@ def build_app(methods: MethodCache, *, samples: Sequence[Path] = (), limits: Dem
                                          info="classical, peers, pipelines (a+b: a, then b)")
                 brightness = gr.Slider(minimum=0.5, maximum=3.0, value=1.0, step=0.1, label="mlsm brightness",
                                        info="scales the mlsm output in linear light", elem_id="brightness")
+                keep = gr.Checkbox(value=False, label="Keep well-exposed photos as they are",
+                                   info="mlsm's keep gate: no brightening for a photo it finds well exposed",
+                                   elem_id="keep-well-exposed")
                 output_format = gr.Radio(choices=list(OUTPUT_FORMATS), value="PNG", label="Download as",
                                          elem_id="format")
                 enhance = gr.Button("Enhance", variant="primary", elem_id="enhance")
@@ -210,9 +213,9 @@ def build_app(methods: MethodCache, *, samples: Sequence[Path] = (), limits: Dem
             folder = Path(tempfile.mkdtemp(prefix="sample-", dir=output_dir))
             return [str(shutil.copy2(samples[name], folder / samples[name].name))]
 
-        def on_enhance(files, model_name, comparison_name, fmt, gain=1.0):
+        def on_enhance(files, model_name, comparison_name, fmt, gain=1.0, keep_well_exposed=False):
             result = process(files, model_name, comparison_name, fmt, methods=methods, limits=limits,
-                             output_dir=output_dir, brightness=gain)
+                             output_dir=output_dir, brightness=gain, keep_well_exposed=keep_well_exposed)
             if result.errors:
                 gr.Warning(result.errors[0] if len(result.errors) == 1 else f"{len(result.errors)} problems: see Status")
             name = result.comparison_name
@@ -243,7 +246,7 @@ def build_app(methods: MethodCache, *, samples: Sequence[Path] = (), limits: Dem
         video_button.click(on_video, inputs=[video_upload, model, brightness],
                            outputs=[video_pair, video_download, video_status])
         sample.change(pick_sample, inputs=sample, outputs=uploads)
-        enhance.click(on_enhance, inputs=[uploads, model, comparison, output_format, brightness],
+        enhance.click(on_enhance, inputs=[uploads, model, comparison, output_format, brightness, keep],
                       outputs=[mlsm_slider, comparison_slider, zoom, status, summary, downloads])
     app.queue(default_concurrency_limit=1, max_size=32)
     return app

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from mlsm.eval.crops import darkest_region
+from mlsm.inference.options import InferenceOptions
 from mlsm.io import (ImageError, ImageInfo, ImageReadError, decode_image_bytes,
                      iter_image_files, to_uint8, write_image)
 
@@ -320,7 +321,8 @@ def _safe_stem(text: str) -> str:
 
 def process(files, model_name: str | None, comparison: str | None = NO_COMPARISON,
             output_format: str = "PNG", *, methods: MethodCache, limits: DemoLimits | None = None,
-            output_dir: str | Path | None = None, brightness: float = 1.0) -> DemoResult:
+            output_dir: str | Path | None = None, brightness: float = 1.0,
+            keep_well_exposed: bool = False) -> DemoResult:
     """Enhance every uploaded photo with the mlsm model and the comparison method.
 
     Args:
@@ -333,6 +335,8 @@ def process(files, model_name: str | None, comparison: str | None = NO_COMPARISO
         output_dir: parent folder of the downloads (default: the system temp folder).
         brightness: scales the mlsm output's brightness in linear light (``mlsm enhance
             --brightness``); the comparison method is left as it is.
+        keep_well_exposed: a photo the model's keep gate finds already well exposed keeps its
+            own brightness (``mlsm enhance --keep-well-exposed``).
 
     Returns:
         A :class:`DemoResult`. Unreadable, corrupt or oversized uploads and unavailable
@@ -363,7 +367,9 @@ def process(files, model_name: str | None, comparison: str | None = NO_COMPARISO
     try:
         if model_name:
             model = methods.mlsm(model_name)
-            model.brightness = brightness  # one request at a time (queue concurrency 1)
+            # one request at a time (queue concurrency 1): this request's options on the shared model
+            model.options = InferenceOptions.resolve(model.options, brightness=brightness,
+                                                     keep_well_exposed=bool(keep_well_exposed))
             runs.append(("mlsm", model))
         if comparison is not None:
             runs.append((comparison, methods.comparison(comparison)))

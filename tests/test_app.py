@@ -79,6 +79,21 @@ def test_process_brightness_scales_the_mlsm_output(methods, dark_jpeg, tmp_path)
     assert bad.errors == ["Brightness must be a number in (0, 10], got 0.0."]
 
 
+def test_process_keep_well_exposed_leaves_a_bright_photo_at_its_brightness(tmp_path):
+    methods = MethodCache(["mlsm_small.real_exposure"], peers_dir=tmp_path / "no-peers")
+    rng = np.random.default_rng(0)
+    rows, cols = np.mgrid[0:96, 0:128]
+    pixels = 0.45 + 0.3 * np.sin(cols / 7.0) * np.cos(rows / 11.0) + 0.03 * rng.standard_normal((96, 128))
+    path = tmp_path / "bright.png"
+    Image.fromarray(np.uint8(np.clip(np.stack([pixels] * 3, -1), 0, 1) * 255)).save(path)
+    kept = process([str(path)], methods.models[0], None, methods=methods, output_dir=tmp_path, keep_well_exposed=True)
+    plain = process([str(path)], methods.models[0], None, methods=methods, output_dir=tmp_path)
+    assert not kept.errors and not plain.errors
+    before = np.asarray(kept.before, np.float32).mean()
+    assert abs(np.asarray(kept.mlsm, np.float32).mean() - before) < 5  # levels of 255
+    assert np.asarray(plain.mlsm, np.float32).mean() > before + 15  # by default the network brightens it
+
+
 def test_process_jpeg_download_and_comparison_only(methods, dark_jpeg, tmp_path):
     result = process(dark_jpeg, None, "he", "JPEG", methods=methods, output_dir=tmp_path)
     assert result.errors == [] and result.mlsm is None and result.comparison is not None
