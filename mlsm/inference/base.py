@@ -127,22 +127,24 @@ class InferenceModel:
         tone_first = head is not None and head.output_feature
         if self.options.monotone_gain and tone_first:
             out = monotone_gain(image, out)
+        # the do-no-harm weight, once: the blend and the floor both read it
+        weight = self.keep_weight(image, out)
         if head is not None:
-            out = self._calibrate(image, out)
+            out = self._calibrate(image, out, weight)
         elif self.options.brightness != 1.0:
             out = scale_brightness(out, self.options.brightness)
         if self.options.monotone_gain and not tone_first:
             out = monotone_gain(image, out)
         if head is not None and head.floor_log_mean is not None:
-            out = self._floor(image, out)
+            out = self._floor(out, weight)
         strength = self.options.detail if self.options.detail is not None else input_strength(image)
         return transfer_detail(image, out, strength)
 
-    def _calibrate(self, image: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """The exposure head's brightness and its do-no-harm blend: a photo the head finds
-        already well exposed keeps its own local brightness (:meth:`ExposureHead.input_weight`)."""
+    def _calibrate(self, image: torch.Tensor, out: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """The exposure head's brightness and its do-no-harm blend, by ``weight``
+        (:meth:`keep_weight`): a photo the head finds already well exposed keeps its own local
+        brightness."""
         head, brightness = self.exposure_head, self.options.brightness
-        weight = self.keep_weight(image, out)
         calibrated = head.calibrate(image, out, brightness)
         if not bool((weight > 0).any()):
             return calibrated
@@ -160,11 +162,11 @@ class InferenceModel:
             return torch.zeros(image.shape[0], dtype=torch.float64)
         return head.input_weight(image, out)
 
-    def _floor(self, image: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    def _floor(self, out: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """Lift the output to the head's brightness floor (times the user's brightness), in
-        proportion to how dark the keep gate finds the photo: a kept photo is not lifted."""
+        proportion to ``1 - weight`` (:meth:`keep_weight`): a kept photo is not lifted."""
         head = self.exposure_head
-        log_gain = head.floor_log_gain(out, self.options.brightness) * (1.0 - self.keep_weight(image, out))
+        log_gain = head.floor_log_gain(out, self.options.brightness) * (1.0 - weight)
         if not bool((log_gain > 0).any()):
             return out
         return scale_brightness(out, torch.exp(log_gain))

@@ -178,15 +178,19 @@ class ExposureHead(nn.Module):
             luminance = F.adaptive_avg_pool2d(luminance[:, None], size)[:, 0]
         return luminance.flatten(1)
 
+    def _log_cell_stats(self, image: torch.Tensor, percentiles: Sequence[float]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, 1) log mean and (N, len(percentiles)) log quantiles (float64) of the grid cells."""
+        cells = self.grid(image).double()
+        quantiles = torch.quantile(cells, torch.tensor(tuple(percentiles), dtype=torch.float64), dim=1).T
+        return torch.log(cells.mean(1, keepdim=True) + EPS), torch.log(quantiles + EPS)
+
     def features(self, image: torch.Tensor, output: torch.Tensor | None = None) -> torch.Tensor:
         """(N, 3, H, W) sRGB in [0, 1] (and, for an ``output_feature`` head, the output being
         calibrated) -> (N, num_features) float64 features."""
-        cells = self.grid(image).double()
-        quantiles = torch.quantile(cells, torch.tensor(self.percentiles, dtype=torch.float64), dim=1).T
-        log_mean = torch.log(cells.mean(1, keepdim=True) + EPS)
+        log_mean, log_quantiles = self._log_cell_stats(image, self.percentiles)
         knots = torch.tensor(self.log_mean_knots, dtype=torch.float64)
         hinges = (log_mean - knots).clamp_min(0.0)
-        columns = [log_mean, torch.log(quantiles + EPS), hinges]
+        columns = [log_mean, log_quantiles, hinges]
         if self.output_feature:
             if output is None:
                 raise ValueError("this exposure head reads the output it calibrates: pass output=")
@@ -200,10 +204,8 @@ class ExposureHead(nn.Module):
             if self.keep_gate is None:
                 raise ValueError("this exposure head has no keep gate")
             percentiles = self.keep_gate["percentiles"]
-        cells = self.grid(image).double()
-        quantiles = torch.quantile(cells, torch.tensor(tuple(percentiles), dtype=torch.float64), dim=1).T
-        log_mean = torch.log(cells.mean(1, keepdim=True) + EPS)
-        return torch.cat([log_mean, torch.log(quantiles + EPS), torch.ones_like(log_mean)], dim=1)
+        log_mean, log_quantiles = self._log_cell_stats(image, percentiles)
+        return torch.cat([log_mean, log_quantiles, torch.ones_like(log_mean)], dim=1)
 
     def keep_logit(self, image: torch.Tensor) -> torch.Tensor:
         """(N,) logit of the keep gate: > 0 where the photo looks already well exposed."""
@@ -256,10 +258,10 @@ class ExposureHead(nn.Module):
         low, high = math.log(self.exposure_range[0]), math.log(self.exposure_range[1])
         outside = (implied - high).clamp_min(0) + (low - implied).clamp_min(0)
         say = (1.0 - outside / math.log(2.0)).clamp(0.0, 1.0)              # fades over one stop
-        current = linear_mean(output)                                       # (N,)
-        gain = say * (predicted - torch.log(current.clamp_min(EPS)))
+        log_current = torch.log(linear_mean(output).clamp_min(EPS))       # (N,)
+        gain = say * (predicted - log_current)
         if floor:
-            gain = torch.maximum(gain, self.floor_log_gain(output))
+            gain = torch.maximum(gain, self._floor_log_gain(log_current))
         return gain.clamp(-math.log(self.max_gain), math.log(self.max_gain))
 
     @torch.no_grad()
@@ -269,7 +271,12 @@ class ExposureHead(nn.Module):
         where it is at or above it or the head has no floor; at most ``log(max_gain)``."""
         if self.floor_log_mean is None:
             return torch.zeros(output.shape[0], dtype=torch.float64)
-        log_current = torch.log(linear_mean(output).clamp_min(EPS))
+        return self._floor_log_gain(torch.log(linear_mean(output).clamp_min(EPS)), brightness)
+
+    def _floor_log_gain(self, log_current: torch.Tensor, brightness: float = 1.0) -> torch.Tensor:
+        """:meth:`floor_log_gain` from the output's log linear mean (N,) already at hand."""
+        if self.floor_log_mean is None:
+            return torch.zeros_like(log_current)
         target = self.floor_log_mean + math.log(brightness)
         return (target - log_current).clamp(0.0, math.log(self.max_gain))
 

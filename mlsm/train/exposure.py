@@ -188,8 +188,8 @@ def fit_exposure_head(photos: list[np.ndarray], ranges: DegradationRanges, optio
 
 def fit_keep_gate(head: ExposureHead, photos: list[np.ndarray], options: ExposureOptions, seed: int = 0,
                   pairs: list[tuple[np.ndarray, np.ndarray]] = ()) -> tuple[dict, dict]:
-    """Fit the keep gate of ``head`` (its grid; its regression is not touched) and its brightness floor: logistic
-    regression, classes weighted equally, of "already well exposed" (each photo as it is, and
+    """Fit the keep gate of ``head`` (its grid; its regression is not touched) and its brightness
+    floor: logistic regression, classes weighted equally, of "already well exposed" (each photo as it is, and
     JPEG-compressed at a QF of the v1 range) against dark (each photo degraded
     ``keep_gate_draws`` times per preset of ``keep_gate_negatives``; each pair's low image
     at a QF of ``pair_quality``).
@@ -245,10 +245,10 @@ def fit_keep_gate(head: ExposureHead, photos: list[np.ndarray], options: Exposur
     raw = torch.cat([standard_weight[:-1] / std, (standard_weight[-1] - (standard_weight[:-1] * mean / std).sum())[None]])
     logit = (a @ raw).numpy()
     group_array = np.array(groups)
-    low, high = (float(np.log(p / (1.0 - p))) for p in options.keep_gate_band)
+    untouched_below, kept_from = (float(np.log(p / (1.0 - p))) for p in options.keep_gate_band)
     kept = {group: {"p>0.5": round(float((logit[group_array == group] > 0).mean()), 4),
-                    "fully_kept": round(float((logit[group_array == group] >= high).mean()), 4),
-                    "untouched": round(float((logit[group_array == group] <= low).mean()), 4)}
+                    "fully_kept": round(float((logit[group_array == group] >= kept_from).mean()), 4),
+                    "untouched": round(float((logit[group_array == group] <= untouched_below).mean()), 4)}
             for group in sorted(set(groups))}
     gate = {"percentiles": list(percentiles), "weight": [float(w) for w in raw], "band": list(options.keep_gate_band)}
     floor = {}
@@ -256,7 +256,8 @@ def fit_keep_gate(head: ExposureHead, photos: list[np.ndarray], options: Exposur
         references = [high for _, high in pairs] or photos
         floor["floor_log_mean"] = float(np.quantile([_target(image) for image in references], options.floor_quantile))
     return gate, {**floor, "floor_quantile": options.floor_quantile, "floor_from": "pairs" if pairs else "photos",
-                  "samples": len(labels), "photos": len(photos), "pairs": len(pairs), "draws": options.keep_gate_draws, "negatives": list(options.keep_gate_negatives),
+                  "samples": len(labels), "photos": len(photos), "pairs": len(pairs), "draws": options.keep_gate_draws,
+                  "negatives": list(options.keep_gate_negatives),
                   "l2": options.keep_gate_l2, "band": list(options.keep_gate_band),
                   "kept_fraction_by_group": kept, "seed": seed, "seconds": round(time.monotonic() - start, 1)}
 
