@@ -341,6 +341,10 @@ def register(subparsers) -> None:
     parser.add_argument("--keep-well-exposed", action="store_true",
                         help="leave a photo the model's keep gate finds already well exposed at its own "
                              "brightness (deblocked and denoised, not brightened); off by default")
+    parser.add_argument("--no-colour-balance", dest="colour_balance", action="store_false",
+                        help="keep the network's own colours (by default the output keeps the photo's global "
+                             "colour balance, and a very dark photo the brightness floor lifts keeps only part "
+                             "of its colour cast, as LOL's normal-light photos do)")
     parser.add_argument("--detail", type=detail_strength, default=None, metavar="auto|S",
                         help="strength 0..1 of the input detail transfer: the photo's own texture added back "
                              "where it stands above its noise; auto (default) sets it from the photo's JPEG "
@@ -403,7 +407,8 @@ def run(args: argparse.Namespace) -> int:
         options = InferenceOptions(tile=args.tile, overlap=args.overlap,
                                    calibrate_exposure=args.calibrate_exposure, brightness=args.brightness,
                                    shift_ensemble=args.shift_ensemble, monotone_gain=args.monotone_gain,
-                                   detail=args.detail, keep_well_exposed=args.keep_well_exposed)
+                                   detail=args.detail, keep_well_exposed=args.keep_well_exposed,
+                                   colour_balance=args.colour_balance)
     except ValueError as exc:
         _error(f"--tile/--overlap/--brightness: {exc}")
         return 2

@@ -10,6 +10,8 @@
            before the head for a head that reads the output, v4, which may also keep an
            already well-exposed photo's own local brightness)
         ─> the head's brightness floor (not for a photo its keep gate keeps)
+        ─> colour balance (mlsm.inference.balance: the input's global colour balance, a share of its
+           cast where the floor lifts; options.colour_balance)
         ─> input detail transfer (mlsm.inference.detail; strength from the input's JPEG quality)
         ─> the input's type back
 
@@ -22,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mlsm.inference.balance import cast_scale, keep_colour_balance
 from mlsm.inference.detail import input_strength, transfer_detail
 from mlsm.inference.inputs import as_batch
 from mlsm.inference.maps import relight
@@ -135,8 +138,11 @@ class InferenceModel:
             out = scale_brightness(out, self.options.brightness)
         if self.options.monotone_gain and not tone_first:
             out = monotone_gain(image, out)
+        lift = torch.zeros(image.shape[0], dtype=torch.float64)
         if head is not None and head.floor_log_mean is not None:
-            out = self._floor(out, weight)
+            out, lift = self._floor(out, weight)
+        if self.options.colour_balance:
+            out = keep_colour_balance(image, out, cast_scale(lift, head.floor_chroma if head is not None else None))
         strength = self.options.detail if self.options.detail is not None else input_strength(image)
         return transfer_detail(image, out, strength)
 
@@ -162,14 +168,15 @@ class InferenceModel:
             return torch.zeros(image.shape[0], dtype=torch.float64)
         return head.input_weight(image, out)
 
-    def _floor(self, out: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    def _floor(self, out: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Lift the output to the head's brightness floor (times the user's brightness), in
-        proportion to ``1 - weight`` (:meth:`keep_weight`): a kept photo is not lifted."""
+        proportion to ``1 - weight`` (:meth:`keep_weight`): a kept photo is not lifted. Returns
+        the output and the lift's natural-log gain (N,)."""
         head = self.exposure_head
         log_gain = head.floor_log_gain(out, self.options.brightness) * (1.0 - weight)
         if not bool((log_gain > 0).any()):
-            return out
-        return scale_brightness(out, torch.exp(log_gain))
+            return out, log_gain
+        return scale_brightness(out, torch.exp(log_gain)), log_gain
 
     def enhance(self, image):
         """Enhance a numpy array, a PIL image or a tensor; returns the same kind.

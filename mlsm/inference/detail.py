@@ -45,14 +45,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mlsm.inference.maps import gaussian_blur, luma, relight
+from mlsm.inference.maps import RELIGHT_SIGMA, gaussian_blur, luma, relight
 
 __all__ = ["GAIN_SIGMA", "ENERGY_SIGMA", "WIENER_K", "QUALITY_OFF", "QUALITY_FULL", "BAND_PIXELS", "HALO",
            "strength_for_quality", "input_strength", "noise_sigma", "transfer_detail"]
 
-GAIN_SIGMA = 4.0
-"""Gaussian sigma (pixels) of the local gain map (2-4 measured alike; 8-32 lose the
-network's local contrast: real-photo NIQE 3.64 at 4, 3.77 at 32)."""
+GAIN_SIGMA = RELIGHT_SIGMA
+"""Gaussian sigma (pixels) of the local gain map: the one local-luminance sigma
+(:data:`mlsm.inference.maps.RELIGHT_SIGMA`)."""
 ENERGY_SIGMA = 2.0
 """Gaussian sigma (pixels) of the local energy of the left-out detail in the Wiener gain."""
 WIENER_K = 1.5

@@ -22,7 +22,10 @@ from mlsm.colour import BT601_LUMA, linear_to_srgb, srgb_to_linear
 __all__ = ["RELIGHT_SIGMA", "luma", "gaussian_blur", "relight"]
 
 RELIGHT_SIGMA = 4.0
-"""Gaussian sigma (pixels) of the local luminances."""
+"""Gaussian sigma (pixels) of every local luminance of the photo post-processing: the relit
+kept photo, the detail transfer's gain map (:data:`mlsm.inference.detail.GAIN_SIGMA`) and the
+monotone gain's (:data:`mlsm.inference.tone.SIGMA`). 2-4 measured alike; 8-32 lose the
+network's local contrast (real-photo NIQE 3.64 at 4, 3.77 at 32)."""
 
 
 def luma(image: torch.Tensor) -> torch.Tensor:

@@ -28,12 +28,13 @@ from __future__ import annotations
 import torch
 
 from mlsm.colour import linear_to_srgb, srgb_to_linear
-from mlsm.inference.maps import gaussian_blur, luma
+from mlsm.inference.maps import RELIGHT_SIGMA, gaussian_blur, luma
 
 __all__ = ["SIGMA", "BINS", "MAX_SAMPLES", "gain_floor", "monotone_gain"]
 
-SIGMA = 4.0
-"""Gaussian sigma (pixels) of the local luminances (as the detail transfer's gain map)."""
+SIGMA = RELIGHT_SIGMA
+"""Gaussian sigma (pixels) of the local luminances: the one local-luminance sigma
+(:data:`mlsm.inference.maps.RELIGHT_SIGMA`, as the detail transfer's gain map)."""
 BINS = 32
 """Equal-count brightness bins of the gain statistics."""
 MAX_SAMPLES = 1 << 20

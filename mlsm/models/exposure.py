@@ -127,14 +127,19 @@ class ExposureHead(nn.Module):
             excludes ``keep_input``.
         floor_log_mean: None, or the smallest log linear mean :meth:`calibrate` gives an output
             (the brightness floor).
+        floor_chroma: None, or the share of the input's colour cast a photo the floor lifts
+            keeps (:mod:`mlsm.inference.balance`; fitted on the pairs with the floor).
     """
 
     def __init__(self, grid_cells: int = 15625, percentiles: Sequence[float] = PERCENTILES,
                  max_gain: float = 4.0, exposure_range: tuple[float, float] = (0.03, 0.3),
                  log_mean_knots: Sequence[float] = (), output_feature: bool = False,
                  keep_input: tuple[float, float] | None = None, keep_gate: dict | None = None,
-                 floor_log_mean: float | None = None):
+                 floor_log_mean: float | None = None, floor_chroma: float | None = None):
         super().__init__()
+        if floor_chroma is not None and not 0.0 <= floor_chroma <= 1.0:
+            raise ValueError(f"floor_chroma must be None or in [0, 1], got {floor_chroma}")
+        self.floor_chroma = None if floor_chroma is None else float(floor_chroma)
         if floor_log_mean is not None and not math.isfinite(floor_log_mean):
             raise ValueError(f"floor_log_mean must be None or finite, got {floor_log_mean}")
         self.floor_log_mean = None if floor_log_mean is None else float(floor_log_mean)
@@ -252,6 +257,14 @@ class ExposureHead(nn.Module):
         ``output_feature`` head reads (default ``output``; the kept input is scaled with the
         network's output as reference). Video smooths this over time (:mod:`mlsm.video.temporal`)
         before applying it."""
+        gain, lift = self.log_gain_parts(image, output, reference)
+        return (gain + lift if floor else gain).clamp(-math.log(self.max_gain), math.log(self.max_gain))
+
+    def log_gain_parts(self, image: torch.Tensor, output: torch.Tensor,
+                       reference: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(gain, lift)``, (N,) float64 each, unclipped: the head's own log gain for ``output``
+        and what the brightness floor adds to it (``max(gain, floor) = gain + lift``; 0 without
+        a floor)."""
         features = self.features(image, output if reference is None else reference)
         predicted = features @ self.weight.double()                       # log mean, (N,)
         implied = features[:, 0] - predicted                                # log exposure
@@ -260,9 +273,8 @@ class ExposureHead(nn.Module):
         say = (1.0 - outside / math.log(2.0)).clamp(0.0, 1.0)              # fades over one stop
         log_current = torch.log(linear_mean(output).clamp_min(EPS))       # (N,)
         gain = say * (predicted - log_current)
-        if floor:
-            gain = torch.maximum(gain, self._floor_log_gain(log_current))
-        return gain.clamp(-math.log(self.max_gain), math.log(self.max_gain))
+        lift = (self._floor_log_gain(log_current) - gain).clamp_min(0.0)
+        return gain, lift
 
     @torch.no_grad()
     def floor_log_gain(self, output: torch.Tensor, brightness: float = 1.0) -> torch.Tensor:
@@ -295,6 +307,8 @@ class ExposureHead(nn.Module):
             spec["keep_gate"] = {key: list(value) for key, value in self.keep_gate.items()}
         if self.floor_log_mean is not None:
             spec["floor_log_mean"] = self.floor_log_mean
+        if self.floor_chroma is not None:
+            spec["floor_chroma"] = self.floor_chroma
         return spec
 
     @classmethod
@@ -303,7 +317,7 @@ class ExposureHead(nn.Module):
                    tuple(spec["exposure_range"]), spec.get("log_mean_knots", ()),
                    bool(spec.get("output_feature", False)),
                    tuple(spec["keep_input"]) if spec.get("keep_input") is not None else None,
-                   spec.get("keep_gate"), spec.get("floor_log_mean"))
+                   spec.get("keep_gate"), spec.get("floor_log_mean"), spec.get("floor_chroma"))
         weight = torch.as_tensor(weight, dtype=torch.float32).flatten()
         if weight.numel() != head.num_features:
             raise ValueError(f"exposure head: {weight.numel()} weights for {head.num_features} features")

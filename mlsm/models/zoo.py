@@ -91,7 +91,7 @@ ZOO: dict[str, WeightSpec] = {
     "mlsm_small.real_exposure": WeightSpec(
         name="mlsm_small.real_exposure",
         file="mlsm_small.real_exposure.safetensors",
-        sha256="fe147a6f3cb6778d08cefe115eb6ff23535f4b8a76751266ab31e06be7268ecc",
+        sha256="4694a314d839205e3ed8603cfa5a44439ab5dad3fbda951d85cf2acbb5ef1f49",
         description="the default: mlsm_small.synth_dark_jpeg's network and exposure head plus a keep gate "
                     "(a photo already well exposed keeps its brightness) and a brightness floor from LOL's "
                     "normal-light images (configs/keep_gate.yaml); see MODEL_CARD.md",

@@ -176,7 +176,7 @@ def fit_exposure(experiment, weights: Path, out_dir: Path) -> Path:
 
 
 def fit_keep_gate_stage(experiment, weights: Path, out_dir: Path) -> Path:
-    """Fit the keep gate (do no harm) and the brightness floor on the experiment's photos and
+    """Fit the keep gate (do no harm), the brightness floor and its colour share on the experiment's photos and
     pairs and attach them to the exposure head of ``weights`` (its regression unchanged); write
     OUT/model.safetensors."""
     import json
@@ -197,8 +197,9 @@ def fit_keep_gate_stage(experiment, weights: Path, out_dir: Path) -> Path:
     photos = load_photos([Path(p) for p in experiment.data.photos])
     pairs = exposure_pairs(experiment.data) if experiment.data.pairs else []
     gate, fit = fit_keep_gate(head, photos, experiment.exposure, experiment.train.seed, pairs=pairs)
-    spec = {key: value for key, value in head.spec().items() if key not in ("keep_input", "floor_log_mean")}
-    floor = {"floor_log_mean": fit["floor_log_mean"]} if "floor_log_mean" in fit else {}
+    spec = {key: value for key, value in head.spec().items()
+            if key not in ("keep_input", "floor_log_mean", "floor_chroma")}
+    floor = {key: fit[key] for key in ("floor_log_mean", "floor_chroma") if key in fit}
     gated = ExposureHead.from_spec({**spec, "keep_gate": gate, **floor}, head.weight)
     fit["photos_from"] = list(experiment.data.photos)
     fit["pairs_from"] = list(experiment.data.pairs)

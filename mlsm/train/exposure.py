@@ -36,6 +36,7 @@ import torch
 
 from mlsm.colour import srgb_to_linear
 from mlsm.data.degrade import DegradationRanges, compress, degrade, sample_params
+from mlsm.inference.balance import log_chroma
 from mlsm.io.convert import to_tensor
 from mlsm.models.exposure import KEEP_PERCENTILES, PERCENTILES, ExposureHead
 
@@ -75,6 +76,9 @@ class ExposureOptions:
             mean (the training photos' without pairs) that becomes the head's brightness floor
             (fitted with the keep gate; 0.25 had the best LOL-validation PSNR of 0.05, 0.1, 0.25
             and 0.5).
+        floor_chroma: with the floor, fit its colour share (:mod:`mlsm.inference.balance`): the
+            least-squares slope of the pairs' normal-light log-chroma on their JPEG'd low
+            images' (clipped to [0, 1]; none without pairs).
         keep_gate_band: probabilities ``(p0, p1)``: the photo is kept from ``p1``, not at all
             up to ``p0`` (0.35-0.65: an uncertain band around the decision, narrow enough that
             the training photos are kept fully and their degradations left untouched, and
@@ -100,6 +104,7 @@ class ExposureOptions:
     keep_gate_l2: float = 1.0e-2
     keep_gate_band: tuple[float, float] = (0.35, 0.65)
     floor_quantile: float | None = 0.25
+    floor_chroma: bool = True
 
     def __post_init__(self):
         if self.floor_quantile is not None and not 0.0 <= self.floor_quantile <= 1.0:
@@ -196,7 +201,8 @@ def fit_keep_gate(head: ExposureHead, photos: list[np.ndarray], options: Exposur
 
     Returns the gate record (``ExposureHead(keep_gate=...)``) and a record of the fit:
     ``floor_log_mean`` (the ``floor_quantile`` of the pairs' normal-light log means, of the
-    photos' without pairs; absent when it is None), sample
+    photos' without pairs; absent when it is None), ``floor_chroma`` with it (the floor's colour
+    share, from the pairs, ``options.floor_chroma``; :mod:`mlsm.inference.balance`), sample
     counts and, per group, the fractions the gate keeps (probability above 0.5), keeps fully
     (above ``band[1]``) and leaves untouched (at most ``band[0]``), seed, seconds.
     """
@@ -222,8 +228,12 @@ def fit_keep_gate(head: ExposureHead, photos: list[np.ndarray], options: Exposur
             for _ in range(options.keep_gate_draws):
                 add(degrade(photo, sample_params(rng, presets[name]), rng), 0.0, name)
     low_q, high_q = options.pair_quality
-    for low, _ in pairs:
-        add(compress(low, int(rng.integers(low_q, high_q + 1)))[0], 0.0, "pairs")
+    low_chroma, high_chroma = [], []
+    for low, high in pairs:
+        compressed = compress(low, int(rng.integers(low_q, high_q + 1)))[0]
+        add(compressed, 0.0, "pairs")
+        low_chroma.append(log_chroma(to_tensor(compressed))[0])
+        high_chroma.append(log_chroma(to_tensor(high))[0])
     a = torch.stack(features)
     y = torch.tensor(labels, dtype=torch.float64)
     positive = y > 0.5
@@ -255,11 +265,21 @@ def fit_keep_gate(head: ExposureHead, photos: list[np.ndarray], options: Exposur
     if options.floor_quantile is not None:
         references = [high for _, high in pairs] or photos
         floor["floor_log_mean"] = float(np.quantile([_target(image) for image in references], options.floor_quantile))
+        if options.floor_chroma and pairs:
+            floor.update(_fit_floor_chroma(torch.stack(low_chroma), torch.stack(high_chroma)))
     return gate, {**floor, "floor_quantile": options.floor_quantile, "floor_from": "pairs" if pairs else "photos",
                   "samples": len(labels), "photos": len(photos), "pairs": len(pairs), "draws": options.keep_gate_draws,
                   "negatives": list(options.keep_gate_negatives),
                   "l2": options.keep_gate_l2, "band": list(options.keep_gate_band),
                   "kept_fraction_by_group": kept, "seed": seed, "seconds": round(time.monotonic() - start, 1)}
+
+
+def _fit_floor_chroma(low: torch.Tensor, high: torch.Tensor) -> dict:
+    """The floor's colour share: least-squares ``k`` of ``high ~ k * low`` over (M, 3) log-chromas
+    (clipped to [0, 1]), with the mean squared residuals at ``k`` and at 1 (the low's own cast)."""
+    k = float(((low * high).sum() / (low * low).sum().clamp_min(1e-12)).clamp(0.0, 1.0))
+    return {"floor_chroma": k, "floor_chroma_residual": round(float(((high - k * low) ** 2).mean()), 6),
+            "floor_chroma_residual_at_1": round(float(((high - low) ** 2).mean()), 6)}
 
 
 def attach_exposure_head(weights: Path, head: ExposureHead, out: Path, fit: dict) -> Path:

@@ -9,6 +9,7 @@
         out_t scaled in linear light so that its mean is the smoothed target, then by ``brightness``
         blended with out_t relit to frame_t's local brightness by the model's keep weight (with
         ``keep_well_exposed``, a frame the keep gate finds well exposed keeps its own brightness)
+        colour balance as for photos (mlsm.inference.balance; the floor's share from this frame's lift)
 
 :func:`enhance_frames` is the public iterator for callers with their own decoder;
 :mod:`mlsm.video.pipeline` uses :class:`FrameEnhancer` between PyAV's decoder and encoder.
@@ -25,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from mlsm.colour import srgb_to_linear
+from mlsm.inference.balance import cast_scale, keep_colour_balance
 from mlsm.inference.inputs import as_batch
 from mlsm.inference.maps import relight
 from mlsm.models.exposure import scale_brightness
@@ -72,7 +74,11 @@ class FrameEnhancer:
         model = self.model
         image = image.to(model.device, torch.float32)
         out = model.run_network(image)  # the network part of InferenceModel.enhance_tensor
-        log_gain = float(model.exposure_head.log_gain(image, out, floor=True)[0]) if model.exposure_head is not None else 0.0
+        head = model.exposure_head
+        log_gain = lift = 0.0
+        if head is not None:
+            gain, lift = (float(part[0]) for part in head.log_gain_parts(image, out))
+            log_gain = min(max(gain + lift, -self.max_log_gain), self.max_log_gain)
         log_output = _log_mean_linear(out)
         target = log_output + log_gain  # the log mean this frame gets as a photo
         smooth = self.smoother.update(target, _mean_log_luminance(image), time)
@@ -84,6 +90,9 @@ class FrameEnhancer:
         if weight > 0.0:
             kept = scale_brightness(relight(out, image), model.options.brightness)
             result = result.mul(1.0 - weight).add_(kept.mul_(weight))
+        if model.options.colour_balance:
+            floor_chroma = head.floor_chroma if head is not None else None
+            result = keep_colour_balance(image, result, cast_scale(lift * (1.0 - weight), floor_chroma))
         return result
 
     def __call__(self, frame: np.ndarray, time: float) -> np.ndarray:

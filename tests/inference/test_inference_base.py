@@ -13,14 +13,15 @@ from mlsm.models.exposure import ExposureHead, scale_brightness
 
 class Affine(InferenceModel):
     """A pointwise 'network' (0.5 x + 0.25): tiling reproduces it exactly; records tile sizes.
-    The photo post-processing (monotone gain, detail transfer: tests/inference/test_tone.py,
-    test_detail.py) is off unless a test turns it on, so the mechanics here are exact."""
+    The photo post-processing (monotone gain, detail transfer, colour balance:
+    tests/inference/test_tone.py, test_detail.py, test_balance.py) is off unless a test turns it
+    on, so the mechanics here are exact."""
 
     def __init__(self, metadata=None, options=None, **overrides):
         if options is None:
-            overrides = {"monotone_gain": False, "detail": 0.0, **overrides}
+            overrides = {"monotone_gain": False, "detail": 0.0, "colour_balance": False, **overrides}
         else:
-            options = InferenceOptions.resolve(options, monotone_gain=False, detail=0.0)
+            options = InferenceOptions.resolve(options, monotone_gain=False, detail=0.0, colour_balance=False)
         super().__init__(metadata, "cpu", 4, options, name="affine", **overrides)
         self.tiles = []
 
@@ -35,7 +36,7 @@ def expected(array: np.ndarray) -> np.ndarray:
 
 def test_options_record_and_overrides():
     model = Affine(options=InferenceOptions(tile=64), overlap=8)
-    assert model.options == InferenceOptions(tile=64, overlap=8, monotone_gain=False, detail=0.0)
+    assert model.options == InferenceOptions(tile=64, overlap=8, monotone_gain=False, detail=0.0, colour_balance=False)
     assert (model.tile, model.overlap, model.brightness) == (64, 8, 1.0)
     assert model.size_multiple == 4 and model.name == "affine" and model.device == torch.device("cpu")
     with pytest.raises(TypeError):
@@ -75,7 +76,8 @@ class GridNetwork(InferenceModel):
     """A 'network' that adds a pattern tied to its own 2x2 grid: +d on even rows and columns."""
 
     def __init__(self, **overrides):
-        super().__init__(None, "cpu", 4, name="grid", **{"monotone_gain": False, "detail": 0.0, **overrides})
+        super().__init__(None, "cpu", 4, name="grid",
+                         **{"monotone_gain": False, "detail": 0.0, "colour_balance": False, **overrides})
         self.tiles = []
 
     def _run_tile(self, image):

@@ -12,7 +12,8 @@ from mlsm.tiling import run_padded
 
 def test_whole_image_equals_the_padded_network(tiny_weights):
     network, metadata = load_network(tiny_weights)
-    model = EnhancementModel(network, metadata, shift_ensemble=False, monotone_gain=False)  # the network's own
+    model = EnhancementModel(network, metadata, shift_ensemble=False, monotone_gain=False,
+                              colour_balance=False)  # the network's own
     assert isinstance(model, InferenceModel)
     assert model.size_multiple == network.size_multiple and model.name == "mlsm"
     image = torch.rand(1, 3, 37, 45, generator=torch.Generator().manual_seed(0))
@@ -22,7 +23,8 @@ def test_whole_image_equals_the_padded_network(tiny_weights):
         shifted = run(torch.nn.functional.pad(image, (1, 0, 1, 0), mode="replicate"))[..., 1:, 1:]
     assert torch.equal(model.enhance_tensor(image), reference.clamp(0, 1))
     # the default shift ensemble: the mean of the pass on the image and the pass shifted by one pixel
-    torch.testing.assert_close(EnhancementModel(network, metadata, monotone_gain=False).enhance_tensor(image),
+    torch.testing.assert_close(EnhancementModel(network, metadata, monotone_gain=False,
+                                               colour_balance=False).enhance_tensor(image),
                                (reference + shifted) / 2,
                                atol=1e-6, rtol=0)
 

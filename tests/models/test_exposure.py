@@ -450,3 +450,24 @@ def test_the_floor_is_a_quantile_of_the_real_references():
     assert "floor_log_mean" not in fit
     with pytest.raises(ValueError, match="floor_quantile"):
         ExposureOptions(floor_quantile=1.5)
+
+
+def test_the_floor_colour_share_is_the_slope_of_the_references_cast_on_the_lows():
+    from mlsm.train.exposure import fit_keep_gate
+
+    rng = np.random.default_rng(3)
+    pairs = []
+    for _ in range(8):
+        cast = rng.normal(0.0, 0.3, 3)
+        texture = 0.5 + rng.random((48, 48, 1))
+        low = linear_to_srgb((0.02 * texture * np.exp(cast)).astype(np.float32))
+        high = linear_to_srgb((0.3 * texture * np.exp(0.5 * cast)).astype(np.float32))
+        pairs.append((low, high))
+    photos = [scene(i) for i in range(4)]
+    options = ExposureOptions(keep_gate_draws=1, keep_gate_negatives=["v1"], pair_quality=(95, 95))
+    _, fit = fit_keep_gate(ExposureHead(grid_cells=64), photos, options, pairs=pairs)
+    assert fit["floor_chroma"] == pytest.approx(0.5, abs=0.05)
+    assert fit["floor_chroma_residual"] < fit["floor_chroma_residual_at_1"]
+    _, fit = fit_keep_gate(ExposureHead(grid_cells=64), photos, dataclasses.replace(options, floor_chroma=False),
+                           pairs=pairs)
+    assert "floor_chroma" not in fit and "floor_log_mean" in fit

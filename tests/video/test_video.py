@@ -322,3 +322,30 @@ def test_a_frame_the_keep_gate_finds_well_exposed_keeps_its_brightness():
     source = mean_luma_series(frames)
     assert np.abs(mean_luma_series(kept) - source).max() < 0.02
     assert (mean_luma_series(brightened) - source).min() > 0.05
+
+
+def test_frames_get_the_photo_colour_balance():
+    """As for photos: a frame keeps its own colour balance, and one the brightness floor lifts
+    keeps the head's share of its cast (here a head with no say of its own: only the floor)."""
+    import math
+
+    import torch
+
+    from mlsm.colour import linear_to_srgb
+    from mlsm.inference.balance import log_chroma
+    from mlsm.models.exposure import ExposureHead
+
+    rng = np.random.default_rng(1)
+    cast = np.array([0.3, 0.0, -0.3])
+    frames = [linear_to_srgb((0.01 * (0.5 + rng.random((32, 40, 1))) * np.exp(cast)).astype(np.float32))
+              for _ in range(2)]
+    chroma_in = log_chroma(torch.from_numpy(frames[0]).permute(2, 0, 1)[None])[0]
+    results = {}
+    for balance in (True, False):
+        model = mlsm.load_model(colour_balance=balance)
+        model.exposure_head = ExposureHead(grid_cells=64, exposure_range=(0.5, 1.0),  # no say on these frames
+                                           floor_log_mean=math.log(0.4), floor_chroma=0.4)
+        out = list(enhance_frames(model, frames, fps=24, temporal_smoothing=0.0))[0]
+        results[balance] = log_chroma(torch.from_numpy(out).permute(2, 0, 1)[None])[0]
+    assert torch.allclose(results[True], 0.4 * chroma_in, atol=0.02)
+    assert not torch.allclose(results[False], 0.4 * chroma_in, atol=0.05)
