@@ -8,13 +8,15 @@ transfer) with each variant of the last steps in place of the shipped ones:
 * ``floor F=.. clip=..``: the floor at another level (natural-log linear mean) or largest gain;
 * ``gamma lift``: the floor reached by a power curve in linear light instead of a gain;
 * ``balance k=1``: the floor, then the input's own colour balance for every photo;
-* ``balance (shipped)``: the floor, then the shipped colour balance (the head's floor share);
+* ``balance (shipped)``: the floor, then the shipped colour balance (the head's floor share,
+  full from a lift of ``RAMP``); ``balance ramp=..``: with another ramp;
 * ``oracle brightness`` / ``oracle channels``: the reference's linear mean / channel means
   (not achievable: how much each part of the error weighs).
 
     python scripts/lol_val_folder.py
     python scripts/floor_colour_probe.py data/lol_val/our485 --qf 90     # the README's figures
-    python scripts/floor_colour_probe.py ../shared/data/lol/our485 --names train.txt --qf 90
+    python scripts/floor_colour_probe.py ../shared/data/lol/our485 --qf 90 \
+        --skip configs/splits/lol_our485_val.txt --skip-name 648      # the 449 training pairs
 
 Prints one mean PSNR (dB, RGB, 8-bit outputs) per variant.
 """
@@ -35,7 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 import mlsm  # noqa: E402
 from mlsm.colour import linear_to_srgb, srgb_to_linear  # noqa: E402
-from mlsm.inference.balance import cast_scale, keep_colour_balance  # noqa: E402
+from mlsm.data.folders import read_name_list  # noqa: E402
+from mlsm.inference.balance import RAMP, cast_scale, keep_colour_balance  # noqa: E402
 from mlsm.inference.detail import input_strength, transfer_detail  # noqa: E402
 from mlsm.inference.tone import monotone_gain  # noqa: E402
 from mlsm.io import encode_jpeg, read_image  # noqa: E402
@@ -79,6 +82,8 @@ def main(argv=None) -> int:
     parser.add_argument("folder", type=Path, help="LOL-layout folder (low/, high/)")
     parser.add_argument("--qf", type=int, default=90, help="JPEG quality of the dark image (default 90)")
     parser.add_argument("--names", type=Path, default=None, help="file of image stems to use (default: all)")
+    parser.add_argument("--skip", type=Path, default=None, help="file of image stems to leave out (a split list)")
+    parser.add_argument("--skip-name", action="append", default=[], help="an image stem to leave out")
     parser.add_argument("--model", default=None, help="model name or path (default: the shipped default)")
     args = parser.parse_args(argv)
 
@@ -91,8 +96,10 @@ def main(argv=None) -> int:
     floor, max_log = head.floor_log_mean, math.log(head.max_gain)
     files = sorted((args.folder / "low").iterdir())
     if args.names is not None:
-        keep = set(args.names.read_text().split())
+        keep = set(read_name_list(args.names))
         files = [f for f in files if f.stem in keep]
+    skip = set(args.skip_name) | (set(read_name_list(args.skip)) if args.skip is not None else set())
+    files = [f for f in files if f.stem not in skip]
     scores: dict[str, list[float]] = {}
     for low in files:
         reference = read_image(args.folder / "high" / low.name)[0].astype(np.float64)
@@ -121,6 +128,9 @@ def main(argv=None) -> int:
         score("gamma lift", gamma_to(pre, floor) if log_current < floor else pre)
         score("balance k=1", keep_colour_balance(image, shipped, 1.0))
         score("balance (shipped)", keep_colour_balance(image, shipped, cast_scale(torch.tensor([lift]), head.floor_chroma)))
+        for ramp in (2 * RAMP, 4 * RAMP):
+            share = cast_scale(torch.tensor([lift * RAMP / ramp]), head.floor_chroma)
+            score(f"balance ramp={ramp:.2f}", keep_colour_balance(image, shipped, share))
         score("oracle brightness", scale_brightness(pre, float(linear_mean(target) / linear_mean(pre))))
         score("oracle channels", channel_gains(pre, target))
     print(f"{len(files)} pairs of {args.folder} at QF {args.qf}, mean PSNR (dB):")

@@ -13,16 +13,18 @@ What it computes, per image (``x`` the input, ``y`` the output so far, RGB in [0
 
     c(z)  = log(mean lin(z_R), mean lin(z_G), mean lin(z_B)) minus their mean    log-chroma
     k     = 1 - w (1 - floor_chroma)      w = min(floor's log gain / RAMP, 1)
-    g     = exp(k c(x) - c(y))             per-channel linear gains (each within x2 and /2),
-    out   = sRGB(lin(y) * g * sum(m) / sum(g m))     normalised to keep y's linear mean (m: y's channel means)
+    g     = exp(k c(x) - c(y))             per-channel linear gains (each clipped to x2 and /2),
+    out   = sRGB(lin(y) * g * sum(w m) / sum(w g m))   normalised to keep y's mean linear luminance
+                                                      (m: y's channel means, w: the BT.601 weights)
 
 ``k`` is 1 (the input's own balance) for a photo the brightness floor does not lift, and the
 exposure head's ``floor_chroma`` (fitted on the pairs with the floor, :func:`mlsm.train.exposure.fit_keep_gate`)
 for one it lifts by ``RAMP`` or more: the floor and this share are the two LOL priors for photos
-darker than the synthetic training range. Measured (offline on the default's outputs before the
-floor, then the whole inference in ``mlsm eval``; README tables): LOL validation at QF 90
-20.96 -> 21.18 dB PSNR with k = 1 everywhere, 21.38 with the floor's share; Kodak24 (all 24,
-QF 90) 22.98 -> 23.09 with k = 1, 22.92 with the share (5 of its 24 photos are lifted by the floor).
+darker than the synthetic training range. Measured (README tables; ``mlsm eval run`` with
+``mlsm[colour_balance=false]`` as the ablation): LOL validation 20.96 -> 21.25 dB PSNR at QF 90
+(20.29 -> 20.53 at QF 60); Kodak24 (all 24) 22.98 -> 22.71 at QF 90 (the share, on the 5 photos the
+floor lifts: their synthetic darkening kept the colours). ``scripts/floor_colour_probe.py`` replays
+the variants on the outputs before the floor (k = 1 for every photo, other ramps, oracles).
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ import math
 
 import torch
 
-from mlsm.colour import linear_to_srgb, srgb_to_linear
+from mlsm.colour import BT601_LUMA, linear_to_srgb, srgb_to_linear
 
 __all__ = ["RAMP", "MAX_LOG_GAIN", "log_chroma", "cast_scale", "keep_colour_balance"]
 
@@ -69,14 +71,16 @@ def cast_scale(floor_log_gain: torch.Tensor, floor_chroma: float | None) -> torc
 @torch.no_grad()
 def keep_colour_balance(image: torch.Tensor, enhanced: torch.Tensor, scale: torch.Tensor | float = 1.0) -> torch.Tensor:
     """``enhanced`` (N, 3, H, W) with its global log-chroma set to ``scale`` (a number or (N,))
-    times ``image``'s, by per-channel linear-light gains normalised to keep its linear mean (the
-    brightness the exposure head and the floor set); a new tensor, clipped to [0, 1]."""
+    times ``image``'s, by per-channel linear-light gains normalised to keep its mean linear
+    luminance (BT.601 weights: a change of colour, not of brightness); a new tensor, clipped to [0, 1]."""
     scale = torch.as_tensor(scale, dtype=torch.float64).reshape(-1, 1)
     means = _channel_means(enhanced)
     logs = means.clamp_min(_EPS).log()
     correction = (scale * log_chroma(image) - (logs - logs.mean(1, keepdim=True))).clamp(-MAX_LOG_GAIN, MAX_LOG_GAIN)
     gains = correction.exp()
-    gains = gains * means.sum(1, keepdim=True) / (gains * means).sum(1, keepdim=True).clamp_min(_EPS)  # same light
+    weights = torch.tensor(BT601_LUMA, dtype=torch.float64)
+    # the same linear-light luminance (BT.601 weights): a change of colour, not of brightness
+    gains = gains * (weights * means).sum(1, keepdim=True) / (weights * gains * means).sum(1, keepdim=True).clamp_min(_EPS)
     gains = gains.to(torch.float32).reshape(-1, 3, 1, 1).to(enhanced.device)
     result = torch.empty_like(enhanced)
     for top in range(0, enhanced.shape[-2], _ROWS):

@@ -66,14 +66,14 @@ class InferenceOptions:
             keeps its own brightness: the network's output relit to the input's local
             brightness, and no brightness floor (:mod:`mlsm.models.exposure`). Off by default:
             on the 24 clean Kodak24 photos at QF 90 it keeps 24 of 24 within 0.1 of their mean
-            luma (28.5 dB; 0 of 24, 10.8 dB without), but it also keeps 41 of the 73 real dark
+            luma (29.2 dB; 0 of 24, 11.0 dB without), but it also keeps 41 of the 73 real dark
             photos as they are, and those score a worse NIQE at their own brightness (README,
             "Do no harm"). Weights without a gate ignore it.
         colour_balance: the output keeps the input's global colour balance (the network
             amplifies a dark photo's cast), and a photo the brightness floor lifts keeps only
             the head's fitted share of its cast (LOL's short exposures carry one their normal
             exposures do not; :mod:`mlsm.inference.balance`). LOL validation at QF 90 20.96 ->
-            21.38 dB PSNR; Kodak24 QF 90 22.98 -> 22.92.
+            21.25 dB PSNR; Kodak24 QF 90 22.98 -> 22.71.
     """
 
     tile: int = DEFAULT_TILE
