@@ -42,7 +42,7 @@ from mlsm.inference.balance import RAMP, cast_scale, keep_colour_balance  # noqa
 from mlsm.inference.detail import input_strength, transfer_detail  # noqa: E402
 from mlsm.inference.tone import monotone_gain  # noqa: E402
 from mlsm.io import encode_jpeg, read_image  # noqa: E402
-from mlsm.models.exposure import linear_mean, scale_brightness  # noqa: E402
+from mlsm.models.exposure import channel_means, linear_mean, scale_brightness  # noqa: E402
 
 
 def before_floor(model, image: torch.Tensor) -> torch.Tensor:
@@ -72,9 +72,8 @@ def gamma_to(out: torch.Tensor, target_log: float) -> torch.Tensor:
 
 
 def channel_gains(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    linear = srgb_to_linear(out.clamp(0, 1))
-    ratio = srgb_to_linear(target).mean((2, 3), keepdim=True) / linear.mean((2, 3), keepdim=True).clamp_min(1e-6)
-    return linear_to_srgb((linear * ratio).clamp(0, 1))
+    """``out`` with each linear channel mean set to ``target``'s (the colour oracle)."""
+    return scale_brightness(out, channel_means(target) / channel_means(out).clamp_min(1e-6))
 
 
 def main(argv=None) -> int:

@@ -32,7 +32,8 @@ import math
 
 import torch
 
-from mlsm.colour import BT601_LUMA, linear_to_srgb, srgb_to_linear
+from mlsm.colour import BT601_LUMA
+from mlsm.models.exposure import channel_means, scale_brightness
 
 __all__ = ["RAMP", "MAX_LOG_GAIN", "log_chroma", "cast_scale", "keep_colour_balance"]
 
@@ -40,22 +41,19 @@ RAMP = 0.25
 """Natural-log floor gain over which ``k`` goes from 1 to the head's ``floor_chroma``."""
 MAX_LOG_GAIN = math.log(2.0)
 """Largest per-channel correction (natural log): a near-black input's chroma is mostly noise."""
-_ROWS = 256
 _EPS = 1e-6
 
 
-def _channel_means(image: torch.Tensor) -> torch.Tensor:
-    """(N, 3, H, W) sRGB -> (N, 3) float64 linear-light channel means, in row chunks."""
-    total = sum(srgb_to_linear(image[:, :, top:top + _ROWS].float()).double().sum((2, 3))
-                for top in range(0, image.shape[-2], _ROWS))
-    return total / (image.shape[-2] * image.shape[-1])
+def _chroma(means: torch.Tensor) -> torch.Tensor:
+    """(N, 3) linear channel means -> their log-chroma (logs minus their mean)."""
+    logs = means.clamp_min(_EPS).log()
+    return logs - logs.mean(1, keepdim=True)
 
 
 def log_chroma(image: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W) sRGB -> (N, 3) float64: log linear channel means minus their mean (0 0 0:
     neutral grey on average)."""
-    logs = _channel_means(image).clamp_min(_EPS).log()
-    return logs - logs.mean(1, keepdim=True)
+    return _chroma(channel_means(image).cpu())
 
 
 def cast_scale(floor_log_gain: torch.Tensor, floor_chroma: float | None) -> torch.Tensor:
@@ -74,16 +72,9 @@ def keep_colour_balance(image: torch.Tensor, enhanced: torch.Tensor, scale: torc
     times ``image``'s, by per-channel linear-light gains normalised to keep its mean linear
     luminance (BT.601 weights: a change of colour, not of brightness); a new tensor, clipped to [0, 1]."""
     scale = torch.as_tensor(scale, dtype=torch.float64).reshape(-1, 1)
-    means = _channel_means(enhanced)
-    logs = means.clamp_min(_EPS).log()
-    correction = (scale * log_chroma(image) - (logs - logs.mean(1, keepdim=True))).clamp(-MAX_LOG_GAIN, MAX_LOG_GAIN)
-    gains = correction.exp()
-    weights = torch.tensor(BT601_LUMA, dtype=torch.float64)
+    means = channel_means(enhanced).cpu()  # (N, 3): the gains are worked out on the CPU
+    gains = (scale * log_chroma(image) - _chroma(means)).clamp(-MAX_LOG_GAIN, MAX_LOG_GAIN).exp()
     # the same linear-light luminance (BT.601 weights): a change of colour, not of brightness
+    weights = torch.tensor(BT601_LUMA, dtype=torch.float64)
     gains = gains * (weights * means).sum(1, keepdim=True) / (weights * gains * means).sum(1, keepdim=True).clamp_min(_EPS)
-    gains = gains.to(torch.float32).reshape(-1, 3, 1, 1).to(enhanced.device)
-    result = torch.empty_like(enhanced)
-    for top in range(0, enhanced.shape[-2], _ROWS):
-        rows = enhanced[:, :, top:top + _ROWS].float()
-        result[:, :, top:top + _ROWS] = linear_to_srgb((srgb_to_linear(rows) * gains).clamp_(0.0, 1.0)).to(enhanced.dtype)
-    return result
+    return scale_brightness(enhanced, gains)

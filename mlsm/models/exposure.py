@@ -96,10 +96,20 @@ def linear_mean(image: torch.Tensor) -> torch.Tensor:
     return _linear_luminance(image).double().flatten(1).mean(1)
 
 
+def channel_means(image: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) sRGB -> (N, 3) float64 linear-light channel means, in row chunks."""
+    total = sum(srgb_to_linear(image[:, :, top:top + _ROWS].float()).double().sum((2, 3))
+                for top in range(0, image.shape[-2], _ROWS))
+    return total / (image.shape[-2] * image.shape[-1])
+
+
 def scale_brightness(image: torch.Tensor, gain: torch.Tensor | float) -> torch.Tensor:
-    """(N, 3, H, W) sRGB times ``gain`` (a number or one per image) in linear light, clipped
-    to [0, 1]; a new tensor, computed in row chunks."""
-    gain = torch.as_tensor(gain, dtype=torch.float32).reshape(-1, 1, 1, 1)
+    """(N, 3, H, W) sRGB times ``gain`` in linear light, clipped to [0, 1]; a new tensor,
+    computed in row chunks. ``gain``: a number, one per image (N,), or one per image and
+    channel (N, 3)."""
+    gain = torch.as_tensor(gain, dtype=torch.float32)
+    gain = gain.reshape(-1, 3, 1, 1) if gain.ndim == 2 else gain.reshape(-1, 1, 1, 1)
+    gain = gain.to(image.device)
     result = torch.empty_like(image)
     for top in range(0, image.shape[-2], _ROWS):
         rows = image[:, :, top:top + _ROWS].float()
