@@ -181,6 +181,9 @@ def build_app(methods: MethodCache, *, samples: Sequence[Path] = (), limits: Dem
                 keep = gr.Checkbox(value=False, label="Keep well-exposed photos as they are",
                                    info="mlsm's keep gate: no brightening for a photo it finds well exposed",
                                    elem_id="keep-well-exposed")
+                balance = gr.Checkbox(value=True, label="Keep the photo's colour balance",
+                                      info="undo the colour cast brightening adds (off: the network's colours)",
+                                      elem_id="colour-balance")
                 output_format = gr.Radio(choices=list(OUTPUT_FORMATS), value="PNG", label="Download as",
                                          elem_id="format")
                 enhance = gr.Button("Enhance", variant="primary", elem_id="enhance")
@@ -213,9 +216,11 @@ def build_app(methods: MethodCache, *, samples: Sequence[Path] = (), limits: Dem
             folder = Path(tempfile.mkdtemp(prefix="sample-", dir=output_dir))
             return [str(shutil.copy2(samples[name], folder / samples[name].name))]
 
-        def on_enhance(files, model_name, comparison_name, fmt, gain=1.0, keep_well_exposed=False):
+        def on_enhance(files, model_name, comparison_name, fmt, gain=1.0, keep_well_exposed=False,
+                       colour_balance=True):
             result = process(files, model_name, comparison_name, fmt, methods=methods, limits=limits,
-                             output_dir=output_dir, brightness=gain, keep_well_exposed=keep_well_exposed)
+                             output_dir=output_dir, brightness=gain, keep_well_exposed=keep_well_exposed,
+                             colour_balance=colour_balance)
             if result.errors:
                 gr.Warning(result.errors[0] if len(result.errors) == 1 else f"{len(result.errors)} problems: see Status")
             name = result.comparison_name
@@ -246,7 +251,7 @@ def build_app(methods: MethodCache, *, samples: Sequence[Path] = (), limits: Dem
         video_button.click(on_video, inputs=[video_upload, model, brightness],
                            outputs=[video_pair, video_download, video_status])
         sample.change(pick_sample, inputs=sample, outputs=uploads)
-        enhance.click(on_enhance, inputs=[uploads, model, comparison, output_format, brightness, keep],
+        enhance.click(on_enhance, inputs=[uploads, model, comparison, output_format, brightness, keep, balance],
                       outputs=[mlsm_slider, comparison_slider, zoom, status, summary, downloads])
     app.queue(default_concurrency_limit=1, max_size=32)
     return app

@@ -322,7 +322,7 @@ def _safe_stem(text: str) -> str:
 def process(files, model_name: str | None, comparison: str | None = NO_COMPARISON,
             output_format: str = "PNG", *, methods: MethodCache, limits: DemoLimits | None = None,
             output_dir: str | Path | None = None, brightness: float = 1.0,
-            keep_well_exposed: bool = False) -> DemoResult:
+            keep_well_exposed: bool = False, colour_balance: bool = True) -> DemoResult:
     """Enhance every uploaded photo with the mlsm model and the comparison method.
 
     Args:
@@ -337,6 +337,8 @@ def process(files, model_name: str | None, comparison: str | None = NO_COMPARISO
             --brightness``); the comparison method is left as it is.
         keep_well_exposed: a photo the model's keep gate finds already well exposed keeps its
             own brightness (``mlsm enhance --keep-well-exposed``).
+        colour_balance: the output keeps the photo's colour balance (``mlsm enhance
+            --no-colour-balance`` turns it off; :mod:`mlsm.inference.balance`).
 
     Returns:
         A :class:`DemoResult`. Unreadable, corrupt or oversized uploads and unavailable
@@ -369,7 +371,8 @@ def process(files, model_name: str | None, comparison: str | None = NO_COMPARISO
             model = methods.mlsm(model_name)
             # one request at a time (queue concurrency 1): this request's options on the shared model
             model.options = InferenceOptions.resolve(model.options, brightness=brightness,
-                                                     keep_well_exposed=bool(keep_well_exposed))
+                                                     keep_well_exposed=bool(keep_well_exposed),
+                                                     colour_balance=bool(colour_balance))
             runs.append(("mlsm", model))
         if comparison is not None:
             runs.append((comparison, methods.comparison(comparison)))

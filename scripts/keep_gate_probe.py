@@ -7,10 +7,17 @@ max) and how many it keeps fully, blends or leaves untouched. With ``--scorecard
 ``mlsm eval scorecard`` of the real photos) it also prints each method's mean NIQE and mean Y
 over the real photos the gate keeps, blends and leaves untouched.
 
+With ``--kodak-scorecard`` too (the do-no-harm scorecard of the clean Kodak24 photos at QF 90) it
+prints why the two brightness bars cannot both hold by default: the peers' median lift (output
+mean Y minus input mean Y) per band of input mean Y on each set, and the largest pooled mean Y
+of the real photos reachable when every photo the gate keeps may rise by at most the do-no-harm
+tolerance (0.1) and every other photo gets the default's output, against the peers' median.
+
     python scripts/lol_val_folder.py
     mlsm data synth ../shared/data/photos/kodak24 data/kodak24_synth --qf 90 80 70 60 --seed 0
     python scripts/keep_gate_probe.py mlsm_small.real_exposure \
-        --scorecard docs/results/scorecard_real73/scorecard.json
+        --scorecard docs/results/scorecard_real73/scorecard.json \
+        --kodak-scorecard docs/results/scorecard_kodak24_q90/scorecard.json
 """
 from __future__ import annotations
 
@@ -32,6 +39,8 @@ from mlsm.models.zoo import load_network  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+TOLERANCE = 0.1  # do no harm: output mean Y within this of the input's
+BANDS = ((0.0, 0.25), (0.25, 0.35), (0.35, 0.45), (0.45, 0.55), (0.55, 1.0))
 
 
 def images(folder: Path) -> list[Path]:
@@ -45,6 +54,7 @@ def main() -> None:
     parser.add_argument("--lol", default=str(ROOT / "data/lol_val/our485"))
     parser.add_argument("--real", nargs="*", default=[str(SHARED / "real-dark/dicm"), str(SHARED / "real-dark/lime")])
     parser.add_argument("--scorecard", help="scorecard.json of the real photos")
+    parser.add_argument("--kodak-scorecard", help="scorecard.json of the clean Kodak24 photos at QF 90 (with --scorecard)")
     args = parser.parse_args()
     head = load_network(args.model)[1]["exposure_head"]
     if head is None or head.keep_gate is None:
@@ -84,6 +94,47 @@ def main() -> None:
         for method, rows in sorted(by_method.items()):
             print(f"  {method:40s} n={len(rows):2d}  NIQE {statistics.mean(r['niqe'] for r in rows):.3f}  "
                   f"Y {statistics.mean(r['mean_y'] for r in rows):.3f}")
+    if args.kodak_scorecard:
+        kodak_records = json.loads(Path(args.kodak_scorecard).read_text())["records"]
+        brightness_conflict(mean_ys(records), mean_ys(kodak_records), weights)
+
+
+def mean_ys(records: list[dict]) -> dict[str, dict[str, float]]:
+    """method -> {source path (resolved): output mean Y}, the first record of each kept."""
+    table: dict[str, dict[str, float]] = {}
+    for record in records:
+        if record.get("mean_y") is not None and not record.get("error"):
+            table.setdefault(record["method"], {}).setdefault(str((ROOT / record["source"]).resolve()), record["mean_y"])
+    return table
+
+
+def brightness_conflict(real: dict, kodak: dict, weights: dict[str, float], default: str = "mlsm") -> None:
+    """Print the peers' lift per input-brightness band on both sets, and the best mean Y on the
+    real photos a do-no-harm default could reach (see the module docstring)."""
+    peers = sorted(m for m in real if m != "input" and not m.startswith("mlsm") and m in kodak)
+
+    def lifts(table: dict, band: tuple[float, float]) -> list[float]:
+        inputs = {s: y for s, y in table["input"].items() if band[0] <= y < band[1]}
+        return [statistics.median(table[m][s] for m in peers if s in table[m]) - y for s, y in inputs.items()]
+
+    print(f"\npeers' median lift of mean Y ({len(peers)} peers) by input mean Y: real photos | clean Kodak24 QF 90")
+    for band in BANDS:
+        cells = []
+        for table in (real, kodak):
+            values = lifts(table, band)
+            cells.append(f"n={len(values):2d} {statistics.median(values):+.3f}" if values else "n= 0")
+        print(f"  Y {band[0]:.2f}-{band[1]:.2f}: {cells[0]:>12s} | {cells[1]:>12s}")
+    peer_median = statistics.median(statistics.fmean(real[m].values()) for m in peers)
+    outputs, kept = [], 0
+    for source, y_in in real["input"].items():
+        y_out = real[default][source]
+        if weights.get(source) == 1:
+            kept += 1
+            y_out = min(y_out, y_in + TOLERANCE)
+        outputs.append(y_out)
+    print(f"\nreal photos: mean Y with the {kept} kept photos lifted by at most {TOLERANCE} (the rest as {default}): "
+          f"{statistics.fmean(outputs):.3f}; {default} {statistics.fmean(real[default].values()):.3f}; "
+          f"peers' median {peer_median:.3f}")
 
 
 if __name__ == "__main__":

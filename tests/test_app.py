@@ -94,6 +94,26 @@ def test_process_keep_well_exposed_leaves_a_bright_photo_at_its_brightness(tmp_p
     assert np.asarray(plain.mlsm, np.float32).mean() > before + 15  # by default the network brightens it
 
 
+
+def test_process_colour_balance_switch(tmp_path):
+    """The demo's colour switch reaches the model: on, a warm-cast dark photo keeps its cast's
+    direction (red over blue); the two settings give different outputs, and it is not sticky."""
+    methods = MethodCache(["mlsm_small.real_exposure"], peers_dir=tmp_path / "no-peers")
+    rng = np.random.default_rng(3)
+    pixels = 0.12 * (0.6 + 0.4 * rng.random((64, 96, 1))) * np.array([1.5, 1.0, 0.6])
+    path = tmp_path / "warm.png"
+    Image.fromarray(np.uint8(np.clip(pixels, 0, 1) * 255)).save(path)
+    kwargs = dict(methods=methods, output_dir=tmp_path)
+    balanced = process([str(path)], methods.models[0], None, **kwargs)
+    network = process([str(path)], methods.models[0], None, colour_balance=False, **kwargs)
+    again = process([str(path)], methods.models[0], None, **kwargs)
+    assert not balanced.errors and not network.errors
+    out = np.asarray(balanced.mlsm, np.float32)
+    assert out[..., 0].mean() > out[..., 2].mean()
+    assert not np.array_equal(out, np.asarray(network.mlsm))
+    assert np.array_equal(out, np.asarray(again.mlsm))
+
+
 def test_process_jpeg_download_and_comparison_only(methods, dark_jpeg, tmp_path):
     result = process(dark_jpeg, None, "he", "JPEG", methods=methods, output_dir=tmp_path)
     assert result.errors == [] and result.mlsm is None and result.comparison is not None

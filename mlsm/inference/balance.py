@@ -35,7 +35,7 @@ import torch
 from mlsm.colour import BT601_LUMA
 from mlsm.models.exposure import channel_means, scale_brightness
 
-__all__ = ["RAMP", "MAX_LOG_GAIN", "log_chroma", "cast_scale", "keep_colour_balance"]
+__all__ = ["RAMP", "MAX_LOG_GAIN", "log_chroma", "cast_scale", "keep_colour_balance", "set_colour_balance"]
 
 RAMP = 0.25
 """Natural-log floor gain over which ``k`` goes from 1 to the head's ``floor_chroma``."""
@@ -72,8 +72,17 @@ def keep_colour_balance(image: torch.Tensor, enhanced: torch.Tensor, scale: torc
     times ``image``'s, by per-channel linear-light gains normalised to keep its mean linear
     luminance (BT.601 weights: a change of colour, not of brightness); a new tensor, clipped to [0, 1]."""
     scale = torch.as_tensor(scale, dtype=torch.float64).reshape(-1, 1)
+    return set_colour_balance(enhanced, scale * log_chroma(image))
+
+
+@torch.no_grad()
+def set_colour_balance(enhanced: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor:
+    """``enhanced`` (N, 3, H, W) with its global log-chroma moved to ``chroma`` ((N, 3) or (3,),
+    :func:`log_chroma`'s units), each channel's gain clipped to ``exp(±MAX_LOG_GAIN)``, normalised
+    to keep the mean linear luminance; a new tensor (video smooths ``chroma`` over time first)."""
+    chroma = torch.as_tensor(chroma, dtype=torch.float64).reshape(-1, 3)
     means = channel_means(enhanced).cpu()  # (N, 3): the gains are worked out on the CPU
-    gains = (scale * log_chroma(image) - _chroma(means)).clamp(-MAX_LOG_GAIN, MAX_LOG_GAIN).exp()
+    gains = (chroma - _chroma(means)).clamp(-MAX_LOG_GAIN, MAX_LOG_GAIN).exp()
     # the same linear-light luminance (BT.601 weights): a change of colour, not of brightness
     weights = torch.tensor(BT601_LUMA, dtype=torch.float64)
     gains = gains * (weights * means).sum(1, keepdim=True) / (weights * gains * means).sum(1, keepdim=True).clamp_min(_EPS)

@@ -9,7 +9,8 @@
         out_t scaled in linear light so that its mean is the smoothed target, then by ``brightness``
         blended with out_t relit to frame_t's local brightness by the model's keep weight (with
         ``keep_well_exposed``, a frame the keep gate finds well exposed keeps its own brightness)
-        colour balance as for photos (mlsm.inference.balance; the floor's share from this frame's lift)
+        colour balance as for photos (mlsm.inference.balance; the floor's share from this frame's
+        lift), its target log-chroma smoothed over time like the brightness
 
 :func:`enhance_frames` is the public iterator for callers with their own decoder;
 :mod:`mlsm.video.pipeline` uses :class:`FrameEnhancer` between PyAV's decoder and encoder.
@@ -26,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from mlsm.colour import srgb_to_linear
-from mlsm.inference.balance import cast_scale, keep_colour_balance
+from mlsm.inference.balance import cast_scale, log_chroma, set_colour_balance
 from mlsm.inference.inputs import as_batch
 from mlsm.inference.maps import relight
 from mlsm.models.exposure import scale_brightness
@@ -64,6 +65,7 @@ class FrameEnhancer:
                  scene_cut: float = DEFAULT_SCENE_CUT):
         self.model = model
         self.smoother = BrightnessSmoother(temporal_smoothing, scene_cut)
+        self.colour_smoother = BrightnessSmoother(temporal_smoothing, scene_cut)  # the balance's target chroma
         head = model.exposure_head
         self.max_log_gain = math.log(head.max_gain if head is not None else _MAX_GAIN_WITHOUT_HEAD)
         self.targets: list[tuple[float, float]] = []  # (own, smoothed) log output mean per frame, for reports
@@ -81,7 +83,8 @@ class FrameEnhancer:
             log_gain = min(max(gain + lift, -self.max_log_gain), self.max_log_gain)
         log_output = _log_mean_linear(out)
         target = log_output + log_gain  # the log mean this frame gets as a photo
-        smooth = self.smoother.update(target, _mean_log_luminance(image), time)
+        log_luminance = _mean_log_luminance(image)
+        smooth = self.smoother.update(target, log_luminance, time)
         self.targets.append((target, smooth))
         gain = min(max(smooth - log_output, -self.max_log_gain), self.max_log_gain)
         scale = math.exp(gain) * model.options.brightness
@@ -92,7 +95,9 @@ class FrameEnhancer:
             result = result.mul(1.0 - weight).add_(kept.mul_(weight))
         if model.options.colour_balance:
             floor_chroma = head.floor_chroma if head is not None else None
-            result = keep_colour_balance(image, result, cast_scale(lift * (1.0 - weight), floor_chroma))
+            chroma = cast_scale(lift * (1.0 - weight), floor_chroma).reshape(-1, 1) * log_chroma(image)
+            chroma = self.colour_smoother.update(chroma[0].numpy(), log_luminance, time)
+            result = set_colour_balance(result, torch.from_numpy(chroma))
         return result
 
     def __call__(self, frame: np.ndarray, time: float) -> np.ndarray:

@@ -20,6 +20,10 @@ frame rate gets the right ``alpha``.
 Scene cuts reset the average: when the input's mean log-luminance jumps by more than
 ``scene_cut`` (natural log; 0.5 is about 0.7 stop) from one frame to the next, the new
 frame's own target is taken as is, so a cut (or a light switched on) is not faded in.
+
+The same average smooths the colour balance's target (:func:`mlsm.inference.balance.set_colour_balance`:
+three log-chroma numbers per frame, given as an array), so a frame-to-frame change of the
+photo step's colour correction (its floor share follows that frame's lift) is not a colour flicker.
 """
 from __future__ import annotations
 
@@ -57,9 +61,9 @@ class BrightnessSmoother:
         self.cuts = 0  # scene cuts seen (resets after the first frame)
         self._state: tuple[float, float, float] | None = None  # (smoothed target, log luminance, time)
 
-    def update(self, target: float, log_luminance: float, time: float) -> float:
-        """The smoothed target for a frame at ``time`` seconds with its own ``target`` and
-        input mean log-luminance ``log_luminance``."""
+    def update(self, target, log_luminance: float, time: float):
+        """The smoothed target for a frame at ``time`` seconds with its own ``target`` (a float,
+        or a numpy array smoothed entry by entry) and input mean log-luminance ``log_luminance``."""
         if self._state is None or self.time_constant == 0.0:
             smooth = target
         else:

@@ -349,3 +349,33 @@ def test_frames_get_the_photo_colour_balance():
         results[balance] = log_chroma(torch.from_numpy(out).permute(2, 0, 1)[None])[0]
     assert torch.allclose(results[True], 0.4 * chroma_in, atol=0.02)
     assert not torch.allclose(results[False], 0.4 * chroma_in, atol=0.05)
+
+
+def test_colour_balance_target_is_smoothed_over_time():
+    """The colour step's target follows the EMA of the brightness: a cast that flips every
+    frame moves the output's chroma less with smoothing than without, and a scene cut (the
+    input 1.5 stops brighter) takes the new frame's own target at once."""
+    import torch
+
+    from mlsm.colour import linear_to_srgb
+    from mlsm.inference.balance import log_chroma
+
+    rng = np.random.default_rng(2)
+    base = 0.02 * (0.5 + rng.random((32, 40, 1)))
+
+    def frame(cast: float, level: float = 1.0) -> np.ndarray:
+        return linear_to_srgb((level * base * np.exp(np.array([cast, 0.0, -cast]))).astype(np.float32))
+
+    def red_chroma(frames) -> np.ndarray:
+        return np.array([float(log_chroma(torch.from_numpy(f).permute(2, 0, 1)[None])[0, 0]) for f in frames])
+
+    flipping = [frame(0.15 if i % 2 else -0.15) for i in range(8)]
+    model = mlsm.load_model()
+    unsmoothed = red_chroma(enhance_frames(model, flipping, fps=24, temporal_smoothing=0.0))
+    smoothed = red_chroma(enhance_frames(model, flipping, fps=24, temporal_smoothing=1.0))
+    swing = lambda series: float(np.abs(np.diff(series[2:])).mean())  # noqa: E731
+    assert swing(smoothed) < 0.5 * swing(unsmoothed)
+    cut = [frame(-0.15)] * 4 + [frame(0.15, level=4.5)]
+    alone = red_chroma(enhance_frames(model, cut[-1:], fps=24, temporal_smoothing=1.0))[0]
+    after_cut = red_chroma(enhance_frames(model, cut, fps=24, temporal_smoothing=1.0))[-1]
+    assert abs(after_cut - alone) < 0.01
