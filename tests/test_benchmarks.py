@@ -178,3 +178,32 @@ def test_main_rejects_bad_arguments_with_exit_code_2(tmp_path, capsys):
     assert bench.main(["--repeats", "0", "--out", str(out)]) == 2
     assert "--sizes: 'huge'" in capsys.readouterr().err
     assert not out.exists()
+
+
+def _load_stage_time():
+    spec = importlib.util.spec_from_file_location("stage_time", REPO / "benchmarks" / "stage_time.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_stage_time_times_every_stage_and_leaves_the_output_unchanged():
+    import torch
+
+    import mlsm.inference.base as base
+    from mlsm.inference import load_model
+
+    stage_time = _load_stage_time()
+    model = load_model("mlsm_small.real_exposure")
+    image = torch.from_numpy(bench.synthetic_dark_photo(96, 64)).permute(2, 0, 1)[None]
+    expected = model.enhance_tensor(image)
+    originals = {attr: getattr(base, attr) for attr in stage_time.FUNCTIONS.values()}
+    per_stage, whole = stage_time.time_stages(model, image, repeats=2)
+    assert set(per_stage) == set(stage_time.FUNCTIONS) | set(stage_time.METHODS)
+    assert all(len(values) == 2 for values in per_stage.values()) and len(whole) == 2
+    assert per_stage["network (all passes)"][0] > 0 and per_stage["detail transfer"][0] > 0
+    # the stages run inside the call, one after another: their sum cannot exceed it
+    assert sum(values[0] for values in per_stage.values()) <= whole[0] * 1.001
+    # the timers are removed afterwards and never changed the result
+    assert {attr: getattr(base, attr) for attr in originals} == originals
+    assert torch.equal(model.enhance_tensor(image), expected)
