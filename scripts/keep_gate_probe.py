@@ -33,6 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mlsm.data.degrade import compress  # noqa: E402
 from mlsm.io import read_image  # noqa: E402
+from mlsm.inference.detail import noise_sigma  # noqa: E402
+from mlsm.inference.maps import luma  # noqa: E402
 from mlsm.io.convert import to_tensor  # noqa: E402
 from mlsm.models.zoo import load_network  # noqa: E402
 
@@ -97,6 +99,32 @@ def main() -> None:
     if args.kodak_scorecard:
         kodak_records = json.loads(Path(args.kodak_scorecard).read_text())["records"]
         brightness_conflict(mean_ys(records), mean_ys(kodak_records), weights)
+        other_cues(sets["Kodak24 clean, QF 90"], [(p, i) for p, i in zip(real, sets["real dark photos"])
+                                                     if weights[str(p.resolve())] == 1])
+
+
+def other_cues(clean: list[np.ndarray], kept: list[tuple[Path, np.ndarray]]) -> None:
+    """Print whether noise or EXIF tells the real photos the gate keeps from the clean ones:
+    the luma noise sigma (Immerkaer, 8-bit units) of each set, and how many kept files carry
+    an exposure time or ISO in their EXIF."""
+    from PIL import ExifTags, Image
+
+    def sigma(image: np.ndarray) -> float:
+        return 255.0 * float(noise_sigma(luma(to_tensor(image)))[0])
+
+    clean_sigmas = [sigma(image) for image in clean]
+    kept_sigmas = [sigma(image) for _, image in kept]
+    noisier = sum(value > min(clean_sigmas) for value in kept_sigmas)
+    print(f"\nluma noise sigma (8-bit): clean Kodak24 QF 90 min {min(clean_sigmas):.2f} median "
+          f"{statistics.median(clean_sigmas):.2f}; kept real photos min {min(kept_sigmas):.2f} median "
+          f"{statistics.median(kept_sigmas):.2f}, {noisier} of {len(kept)} above the clean photos' min")
+    tags = (ExifTags.Base.ExposureTime, ExifTags.Base.ISOSpeedRatings)
+    with_exposure = 0
+    for path, _ in kept:
+        with Image.open(path) as image:
+            exif = image.getexif().get_ifd(ExifTags.IFD.Exif)
+        with_exposure += any(tag in exif for tag in tags)
+    print(f"kept real photos with an exposure time or ISO in their EXIF: {with_exposure} of {len(kept)}")
 
 
 def mean_ys(records: list[dict]) -> dict[str, dict[str, float]]:
