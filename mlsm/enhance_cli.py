@@ -345,6 +345,10 @@ def register(subparsers) -> None:
                         help="keep the network's own colours (by default the output keeps the photo's global "
                              "colour balance, and a very dark photo the brightness floor lifts keeps only part "
                              "of its colour cast, as LOL's normal-light photos do)")
+    parser.add_argument("--no-neutral-shadows", dest="neutral_shadows", action="store_false",
+                        help="keep the colour the network gives the deepest shadows (by default where the "
+                             "photo is too dark to hold colour, under 8 of 255 levels, the output fades to grey "
+                             "at the same brightness: a black sky stays black instead of turning olive)")
     parser.add_argument("--detail", type=detail_strength, default=None, metavar="auto|S",
                         help="strength 0..1 of the input detail transfer: the photo's own texture added back "
                              "where it stands above its noise; auto (default) sets it from the photo's JPEG "
@@ -408,7 +412,7 @@ def run(args: argparse.Namespace) -> int:
                                    calibrate_exposure=args.calibrate_exposure, brightness=args.brightness,
                                    shift_ensemble=args.shift_ensemble, monotone_gain=args.monotone_gain,
                                    detail=args.detail, keep_well_exposed=args.keep_well_exposed,
-                                   colour_balance=args.colour_balance)
+                                   colour_balance=args.colour_balance, neutral_shadows=args.neutral_shadows)
     except ValueError as exc:
         _error(f"--tile/--overlap/--brightness: {exc}")
         return 2

@@ -8,7 +8,8 @@ windows; then the input detail transfer, which acts on these camera-quality samp
 monotone local gain; the ``no_detail`` and ``no_monotone_gain`` cases leave each out; then the
 new default model, ``mlsm_small.real_exposure``, with its brightness floor: ``synth_dark_jpeg`` is
 the previous default, ``keep_well_exposed`` its keep gate; then the colour balance,
-``no_colour_balance`` leaves it out). The runs are subprocesses with the
+``no_colour_balance`` leaves it out; then the neutral shadows, ``no_neutral_shadows`` leaves them
+out and equals the previous default bit for bit). The runs are subprocesses with the
 CLI's own thread default, as a user runs it.
 
 torch's CPU kernels are deterministic for one build and one CPU kind, but another CPU kind
@@ -49,6 +50,7 @@ CASES = {
     "synth_dark_jpeg": ["--model", "mlsm_small.synth_dark_jpeg"],
     "keep_well_exposed": ["--keep-well-exposed"],
     "no_colour_balance": ["--no-colour-balance"],
+    "no_neutral_shadows": ["--no-neutral-shadows"],
 }
 
 

@@ -30,6 +30,7 @@ from mlsm.inference.inputs import as_batch
 from mlsm.inference.maps import relight
 from mlsm.io.convert import to_array, to_tensor
 from mlsm.inference.options import CONTEXT_OVERLAP, InferenceOptions
+from mlsm.inference.shadows import neutral_shadows
 from mlsm.inference.tone import monotone_gain
 from mlsm.models.exposure import scale_brightness
 from mlsm.tiling import run_tiled
@@ -144,7 +145,8 @@ class InferenceModel:
         if self.options.colour_balance:
             out = keep_colour_balance(image, out, cast_scale(lift, head.floor_chroma if head is not None else None))
         strength = self.options.detail if self.options.detail is not None else input_strength(image)
-        return transfer_detail(image, out, strength)
+        out = transfer_detail(image, out, strength)
+        return neutral_shadows(image, out) if self.options.neutral_shadows else out
 
     def _calibrate(self, image: torch.Tensor, out: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """The exposure head's brightness and its do-no-harm blend, by ``weight``

@@ -12,10 +12,10 @@ __all__ = ["DEFAULT_TILE", "DEFAULT_OVERLAP", "DEFAULT_OPSET", "CONTEXT_OVERLAP"
 DEFAULT_TILE = 1024
 DEFAULT_OVERLAP = 128
 DEFAULT_OPSET = 17  # ONNX opset of mlsm export-onnx and of in-memory exports
-INFERENCE_REVISION = 4
+INFERENCE_REVISION = 5
 """Bumped whenever the default inference changes a weight file's outputs (2: the shift ensemble
 and the context windows, issue 14; 3: the input detail transfer on camera-quality inputs; 4: the
-monotone local gain). Cached eval and scorecard cells of an mlsm model carry it
+monotone local gain; 5: the neutral shadows). Cached eval and scorecard cells of an mlsm model carry it
 with the weights' digest, so a re-run recomputes what an older inference produced."""
 CONTEXT_OVERLAP = 8
 """Context windows share ``context // CONTEXT_OVERLAP`` pixels with each neighbour (1/8 was both
@@ -74,6 +74,10 @@ class InferenceOptions:
             the head's fitted share of its cast (LOL's short exposures carry one their normal
             exposures do not; :mod:`mlsm.inference.balance`). LOL validation at QF 90 20.96 ->
             21.25 dB PSNR; Kodak24 QF 90 22.98 -> 22.71.
+        neutral_shadows: where the input is too dark to hold colour (its local luma below 8
+            code values of 255, none at 1), the output's colour fades to grey at unchanged luma
+            (:mod:`mlsm.inference.shadows`): a black sky stays black-grey instead of turning
+            olive. Applied last.
     """
 
     tile: int = DEFAULT_TILE
@@ -86,6 +90,7 @@ class InferenceOptions:
     detail: float | None = None
     keep_well_exposed: bool = False
     colour_balance: bool = True
+    neutral_shadows: bool = True
 
     def __post_init__(self):
         if self.context is not None and not (isinstance(self.context, int) and self.context >= 0):

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from mlsm.colour import srgb_to_linear
 from mlsm.inference.balance import cast_scale, log_chroma, set_colour_balance
+from mlsm.inference.shadows import neutral_shadows
 from mlsm.inference.inputs import as_batch
 from mlsm.inference.maps import relight
 from mlsm.models.exposure import scale_brightness
@@ -98,6 +99,8 @@ class FrameEnhancer:
             chroma = cast_scale(lift * (1.0 - weight), floor_chroma).reshape(-1, 1) * log_chroma(image)
             chroma = self.colour_smoother.update(chroma[0].numpy(), log_luminance, time)
             result = set_colour_balance(result, torch.from_numpy(chroma))
+        if model.options.neutral_shadows:
+            result = neutral_shadows(image, result)
         return result
 
     def __call__(self, frame: np.ndarray, time: float) -> np.ndarray:
