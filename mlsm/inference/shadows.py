@@ -16,10 +16,12 @@ What it computes, per image (``x`` the input, ``y`` the output so far, both sRGB
 and the block-edge ratio, which read luma) is unchanged: only the saturation of the deepest
 shadows goes. Pixels from ``HIGH`` code values up keep the output's colour exactly.
 
-Measured (``mlsm eval`` as in the README, against ``[neutral_shadows=false]``): LOL validation
-at QF 90 21.25 -> 21.39 dB PSNR with LOW 1, HIGH 6 (21.38 with HIGH 10); Kodak24 all 24 at QF 90
-22.71 -> 22.72 (HIGH 6) / 22.73 (HIGH 10), at QF 60 22.06 -> 22.07 / 22.08: the references
-are not coloured there either. The shipped thresholds (1, 8) sit between the two.
+Measured. Choosing the thresholds (``python scripts/shadow_probe.py``, the default's outputs
+without this step, then each setting): LOL validation at QF 90 21.25 -> 21.39 dB PSNR with
+LOW 1, HIGH 6 (21.38 with HIGH 10); Kodak24, all 24, at QF 90 22.71 -> 22.72 / 22.73, at QF 60
+22.06 -> 22.07 / 22.08: the references are not coloured there either. The shipped thresholds
+(1, 8) sit between the two; with them (``mlsm eval`` as in the README, against
+``[neutral_shadows=false]``) LOL validation 21.25 -> 21.40 dB at QF 90 and 20.53 -> 20.79 at QF 60.
 """
 from __future__ import annotations
 
@@ -39,19 +41,19 @@ single noisy pixels."""
 _ROWS = 512
 
 
-def colour_confidence(image: torch.Tensor) -> torch.Tensor:
+def colour_confidence(image: torch.Tensor, low: float = LOW, high: float = HIGH) -> torch.Tensor:
     """(N, 3, H, W) sRGB input -> (N, 1, H, W) confidence in [0, 1] in its colour (module
-    docstring)."""
+    docstring; ``low`` and ``high`` in 8-bit code values)."""
     codes = gaussian_blur(luma(image.float()), SIGMA).mul_(255.0)
-    return codes.sub_(LOW).div_(HIGH - LOW).clamp_(0.0, 1.0)
+    return codes.sub_(low).div_(high - low).clamp_(0.0, 1.0)
 
 
 @torch.no_grad()
-def neutral_shadows(image: torch.Tensor, enhanced: torch.Tensor) -> torch.Tensor:
+def neutral_shadows(image: torch.Tensor, enhanced: torch.Tensor, low: float = LOW, high: float = HIGH) -> torch.Tensor:
     """``enhanced`` (N, 3, H, W) with its chroma scaled by :func:`colour_confidence` of
     ``image`` at unchanged luma; a new tensor in [0, 1] (``enhanced`` itself when no pixel of
     the input is dark enough to change anything)."""
-    confidence = colour_confidence(image)
+    confidence = colour_confidence(image, low, high)
     if bool((confidence >= 1.0).all()):
         return enhanced
     result = torch.empty_like(enhanced)
