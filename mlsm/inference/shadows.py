@@ -17,10 +17,10 @@ and the block-edge ratio, which read luma) is unchanged: only the saturation of 
 shadows goes. Pixels from ``HIGH`` code values up keep the output's colour exactly.
 
 Measured. Choosing the thresholds (``python scripts/shadow_probe.py``, the default's outputs
-without this step, then each setting): LOL validation at QF 90 21.25 -> 21.39 dB PSNR with
-LOW 1, HIGH 6 (21.38 with HIGH 10); Kodak24, all 24, at QF 90 22.71 -> 22.72 / 22.73, at QF 60
-22.06 -> 22.07 / 22.08: the references are not coloured there either. The shipped thresholds
-(1, 8) sit between the two; with them (``mlsm eval`` as in the README, against
+without this step, then each setting): LOL validation at QF 90 21.25 -> 21.39 / 21.40 / 21.38 dB
+PSNR with LOW 1 and HIGH 6 / 8 / 10; Kodak24, all 24, at QF 90 22.71 -> 22.72 / 22.73 / 22.73, at
+QF 60 22.06 -> 22.07 / 22.08 / 22.08: the references are not coloured there either. Shipped:
+(1, 8). With them (``mlsm eval`` as in the README, against
 ``[neutral_shadows=false]``) LOL validation 21.25 -> 21.40 dB at QF 90 and 20.53 -> 20.79 at QF 60.
 """
 from __future__ import annotations
