@@ -1,8 +1,8 @@
 """Where mlsm's inference time goes: each stage of ``Enhancer.enhance_tensor`` timed in-process.
 
 The stages (network passes, exposure calibration, monotone gain, brightness floor, colour
-balance, input detail transfer) are the functions ``mlsm.inference.base`` calls; this script
-wraps each one with a wall-clock timer for the duration of the run, enhances the same
+balance, input detail transfer, neutral shadows) are the functions ``mlsm.inference.base``
+calls; this script wraps each one with a wall-clock timer for the duration of the run, enhances the same
 synthetic dark photo as ``speed_memory.py`` (a Kodak mosaic times 0.1) after one warm-up call,
 and prints the median seconds per stage over ``--repeats`` calls. Outputs are unchanged: the
 wrappers only time. ::
@@ -29,7 +29,7 @@ from mlsm.inference import load_model  # noqa: E402
 
 #: module-level functions of ``mlsm.inference.base`` and methods of its enhancer, by stage name
 FUNCTIONS = {"monotone gain": "monotone_gain", "colour balance": "keep_colour_balance",
-             "detail transfer": "transfer_detail"}
+             "detail transfer": "transfer_detail", "neutral shadows": "neutral_shadows"}
 METHODS = {"network (all passes)": "run_network", "exposure calibration": "_calibrate",
            "brightness floor": "_floor", "keep weight": "keep_weight"}
 
