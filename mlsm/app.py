@@ -184,6 +184,9 @@ def build_app(methods: MethodCache, *, samples: Sequence[Path] = (), limits: Dem
                 balance = gr.Checkbox(value=True, label="Keep the photo's colour balance",
                                       info="undo the colour cast brightening adds (off: the network's colours)",
                                       elem_id="colour-balance")
+                shadows = gr.Checkbox(value=True, label="Neutral deep shadows",
+                                      info="near-black areas hold no colour: keep them grey (off: the network's colours)",
+                                      elem_id="neutral-shadows")
                 output_format = gr.Radio(choices=list(OUTPUT_FORMATS), value="PNG", label="Download as",
                                          elem_id="format")
                 enhance = gr.Button("Enhance", variant="primary", elem_id="enhance")
@@ -217,10 +220,10 @@ def build_app(methods: MethodCache, *, samples: Sequence[Path] = (), limits: Dem
             return [str(shutil.copy2(samples[name], folder / samples[name].name))]
 
         def on_enhance(files, model_name, comparison_name, fmt, gain=1.0, keep_well_exposed=False,
-                       colour_balance=True):
+                       colour_balance=True, neutral_shadows=True):
             result = process(files, model_name, comparison_name, fmt, methods=methods, limits=limits,
                              output_dir=output_dir, brightness=gain, keep_well_exposed=keep_well_exposed,
-                             colour_balance=colour_balance)
+                             colour_balance=colour_balance, neutral_shadows=neutral_shadows)
             if result.errors:
                 gr.Warning(result.errors[0] if len(result.errors) == 1 else f"{len(result.errors)} problems: see Status")
             name = result.comparison_name
@@ -251,7 +254,8 @@ def build_app(methods: MethodCache, *, samples: Sequence[Path] = (), limits: Dem
         video_button.click(on_video, inputs=[video_upload, model, brightness],
                            outputs=[video_pair, video_download, video_status])
         sample.change(pick_sample, inputs=sample, outputs=uploads)
-        enhance.click(on_enhance, inputs=[uploads, model, comparison, output_format, brightness, keep, balance],
+        enhance.click(on_enhance, inputs=[uploads, model, comparison, output_format, brightness, keep, balance,
+                                              shadows],
                       outputs=[mlsm_slider, comparison_slider, zoom, status, summary, downloads])
     app.queue(default_concurrency_limit=1, max_size=32)
     return app

@@ -322,7 +322,8 @@ def _safe_stem(text: str) -> str:
 def process(files, model_name: str | None, comparison: str | None = NO_COMPARISON,
             output_format: str = "PNG", *, methods: MethodCache, limits: DemoLimits | None = None,
             output_dir: str | Path | None = None, brightness: float = 1.0,
-            keep_well_exposed: bool = False, colour_balance: bool = True) -> DemoResult:
+            keep_well_exposed: bool = False, colour_balance: bool = True,
+            neutral_shadows: bool = True) -> DemoResult:
     """Enhance every uploaded photo with the mlsm model and the comparison method.
 
     Args:
@@ -339,6 +340,8 @@ def process(files, model_name: str | None, comparison: str | None = NO_COMPARISO
             own brightness (``mlsm enhance --keep-well-exposed``).
         colour_balance: the output keeps the photo's colour balance (``mlsm enhance
             --no-colour-balance`` turns it off; :mod:`mlsm.inference.balance`).
+        neutral_shadows: near-black areas of the photo come out grey (``mlsm enhance
+            --no-neutral-shadows`` turns it off; :mod:`mlsm.inference.shadows`).
 
     Returns:
         A :class:`DemoResult`. Unreadable, corrupt or oversized uploads and unavailable
@@ -372,7 +375,8 @@ def process(files, model_name: str | None, comparison: str | None = NO_COMPARISO
             # one request at a time (queue concurrency 1): this request's options on the shared model
             model.options = InferenceOptions.resolve(model.options, brightness=brightness,
                                                      keep_well_exposed=bool(keep_well_exposed),
-                                                     colour_balance=bool(colour_balance))
+                                                     colour_balance=bool(colour_balance),
+                                                     neutral_shadows=bool(neutral_shadows))
             runs.append(("mlsm", model))
         if comparison is not None:
             runs.append((comparison, methods.comparison(comparison)))

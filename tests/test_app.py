@@ -269,3 +269,26 @@ def test_build_app_serves_a_page_with_local_resources_only(methods, tmp_path):
         assert "@import" not in theme and "googleapis" not in theme
     finally:
         blocks.close()
+
+
+def test_process_neutral_shadows_switch(tmp_path):
+    """The demo's shadow switch reaches the model: on, a near-black band (RGB 1, 1, 0 levels)
+    comes out grey; off, coloured; and it is not sticky."""
+    methods = MethodCache(["mlsm_small.real_exposure"], peers_dir=tmp_path / "no-peers")
+    pixels = np.zeros((64, 96, 3), np.uint8)
+    pixels[:32] = (1, 1, 0)
+    pixels[32:] = (120, 80, 40)
+    path = tmp_path / "black-sky.png"
+    Image.fromarray(pixels).save(path)
+    kwargs = dict(methods=methods, output_dir=tmp_path)
+
+    def spread(result) -> float:
+        band = np.asarray(result.mlsm, np.int32)[4:24, 4:-4]
+        return float((band.max(-1) - band.min(-1)).mean())
+
+    neutral = process([str(path)], methods.models[0], None, **kwargs)
+    coloured = process([str(path)], methods.models[0], None, neutral_shadows=False, **kwargs)
+    again = process([str(path)], methods.models[0], None, **kwargs)
+    assert not neutral.errors and not coloured.errors
+    assert spread(neutral) <= 1.0 < spread(coloured)
+    assert np.array_equal(np.asarray(neutral.mlsm), np.asarray(again.mlsm))
