@@ -35,7 +35,8 @@ import torch
 from mlsm.colour import BT601_LUMA
 from mlsm.models.exposure import channel_means, scale_brightness
 
-__all__ = ["RAMP", "MAX_LOG_GAIN", "log_chroma", "cast_scale", "keep_colour_balance", "set_colour_balance"]
+__all__ = ["RAMP", "MAX_LOG_GAIN", "log_chroma", "cast_scale", "keep_colour_balance", "set_colour_balance",
+           "target_chroma"]
 
 RAMP = 0.25
 """Natural-log floor gain over which ``k`` goes from 1 to the head's ``floor_chroma``."""
@@ -71,8 +72,13 @@ def keep_colour_balance(image: torch.Tensor, enhanced: torch.Tensor, scale: torc
     """``enhanced`` (N, 3, H, W) with its global log-chroma set to ``scale`` (a number or (N,))
     times ``image``'s, by per-channel linear-light gains normalised to keep its mean linear
     luminance (BT.601 weights: a change of colour, not of brightness); a new tensor, clipped to [0, 1]."""
-    scale = torch.as_tensor(scale, dtype=torch.float64).reshape(-1, 1)
-    return set_colour_balance(enhanced, scale * log_chroma(image))
+    return set_colour_balance(enhanced, target_chroma(image, scale))
+
+
+def target_chroma(image: torch.Tensor, scale: torch.Tensor | float = 1.0) -> torch.Tensor:
+    """(N, 3) float64: the log-chroma the colour balance gives an output of ``image``, ``scale``
+    (a number or (N,), :func:`cast_scale`) times the input's own."""
+    return torch.as_tensor(scale, dtype=torch.float64).reshape(-1, 1) * log_chroma(image)
 
 
 @torch.no_grad()

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from mlsm.colour import srgb_to_linear
-from mlsm.inference.balance import cast_scale, log_chroma, set_colour_balance
+from mlsm.inference.balance import cast_scale, set_colour_balance, target_chroma
 from mlsm.inference.shadows import neutral_shadows
 from mlsm.inference.inputs import as_batch
 from mlsm.inference.maps import relight
@@ -96,7 +96,7 @@ class FrameEnhancer:
             result = result.mul(1.0 - weight).add_(kept.mul_(weight))
         if model.options.colour_balance:
             floor_chroma = head.floor_chroma if head is not None else None
-            chroma = cast_scale(lift * (1.0 - weight), floor_chroma).reshape(-1, 1) * log_chroma(image)
+            chroma = target_chroma(image, cast_scale(lift * (1.0 - weight), floor_chroma))
             chroma = self.colour_smoother.update(chroma[0].numpy(), log_luminance, time)
             result = set_colour_balance(result, torch.from_numpy(chroma))
         if model.options.neutral_shadows:
