@@ -323,7 +323,7 @@ def process(files, model_name: str | None, comparison: str | None = NO_COMPARISO
             output_format: str = "PNG", *, methods: MethodCache, limits: DemoLimits | None = None,
             output_dir: str | Path | None = None, brightness: float = 1.0,
             keep_well_exposed: bool = False, colour_balance: bool = True,
-            neutral_shadows: bool = True) -> DemoResult:
+            neutral_shadows: bool = True, highlight_headroom: bool = True) -> DemoResult:
     """Enhance every uploaded photo with the mlsm model and the comparison method.
 
     Args:
@@ -342,6 +342,8 @@ def process(files, model_name: str | None, comparison: str | None = NO_COMPARISO
             --no-colour-balance`` turns it off; :mod:`mlsm.inference.balance`).
         neutral_shadows: near-black areas of the photo come out grey (``mlsm enhance
             --no-neutral-shadows`` turns it off; :mod:`mlsm.inference.shadows`).
+        highlight_headroom: a photo's lit parts keep headroom instead of washing to white
+            (``mlsm enhance --no-highlight-headroom`` turns it off; :mod:`mlsm.inference.highlights`).
 
     Returns:
         A :class:`DemoResult`. Unreadable, corrupt or oversized uploads and unavailable
@@ -376,7 +378,8 @@ def process(files, model_name: str | None, comparison: str | None = NO_COMPARISO
             model.options = InferenceOptions.resolve(model.options, brightness=brightness,
                                                      keep_well_exposed=bool(keep_well_exposed),
                                                      colour_balance=bool(colour_balance),
-                                                     neutral_shadows=bool(neutral_shadows))
+                                                     neutral_shadows=bool(neutral_shadows),
+                                                     highlight_headroom=bool(highlight_headroom))
             runs.append(("mlsm", model))
         if comparison is not None:
             runs.append((comparison, methods.comparison(comparison)))

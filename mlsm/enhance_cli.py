@@ -349,6 +349,10 @@ def register(subparsers) -> None:
                         help="keep the colour the network gives the deepest shadows (by default where the "
                              "photo is too dark to hold colour, under 8 of 255 levels, the output fades to grey "
                              "at the same brightness: a black sky stays black instead of turning olive)")
+    parser.add_argument("--no-highlight-headroom", dest="highlight_headroom", action="store_false",
+                        help="let the network lift a photo's lit parts (sky, windows, lamps) as far as it "
+                             "likes (by default they keep headroom under a ceiling from the photo's own "
+                             "brightness, and the mid-tones get the brightness instead)")
     parser.add_argument("--detail", type=detail_strength, default=None, metavar="auto|S",
                         help="strength 0..1 of the input detail transfer: the photo's own texture added back "
                              "where it stands above its noise; auto (default) sets it from the photo's JPEG "
@@ -412,7 +416,8 @@ def run(args: argparse.Namespace) -> int:
                                    calibrate_exposure=args.calibrate_exposure, brightness=args.brightness,
                                    shift_ensemble=args.shift_ensemble, monotone_gain=args.monotone_gain,
                                    detail=args.detail, keep_well_exposed=args.keep_well_exposed,
-                                   colour_balance=args.colour_balance, neutral_shadows=args.neutral_shadows)
+                                   colour_balance=args.colour_balance, neutral_shadows=args.neutral_shadows,
+                                   highlight_headroom=args.highlight_headroom)
     except ValueError as exc:
         _error(f"--tile/--overlap/--brightness: {exc}")
         return 2

@@ -292,3 +292,25 @@ def test_process_neutral_shadows_switch(tmp_path):
     assert not neutral.errors and not coloured.errors
     assert spread(neutral) <= 1.0 < spread(coloured)
     assert np.array_equal(np.asarray(neutral.mlsm), np.asarray(again.mlsm))
+
+
+def test_process_highlight_headroom_switch(tmp_path):
+    """The demo's headroom switch reaches the model: on, a bright sky over a dark ground comes
+    out less white than off; and it is not sticky."""
+    methods = MethodCache(["mlsm_small.real_exposure"], peers_dir=tmp_path / "no-peers")
+    pixels = np.zeros((64, 96, 3), np.uint8)
+    pixels[:32] = (170, 190, 220)
+    pixels[32:] = (22, 20, 15)
+    path = tmp_path / "sky.png"
+    Image.fromarray(pixels).save(path)
+    kwargs = dict(methods=methods, output_dir=tmp_path)
+
+    def sky(result) -> float:
+        return float(np.asarray(result.mlsm, np.float64)[4:24, 4:-4].mean())
+
+    capped = process([str(path)], methods.models[0], None, **kwargs)
+    washed = process([str(path)], methods.models[0], None, highlight_headroom=False, **kwargs)
+    again = process([str(path)], methods.models[0], None, **kwargs)
+    assert not capped.errors and not washed.errors
+    assert sky(capped) < sky(washed) - 2.0
+    assert np.array_equal(np.asarray(capped.mlsm), np.asarray(again.mlsm))

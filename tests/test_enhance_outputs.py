@@ -9,7 +9,8 @@ monotone local gain; the ``no_detail`` and ``no_monotone_gain`` cases leave each
 new default model, ``mlsm_small.real_exposure``, with its brightness floor: ``synth_dark_jpeg`` is
 the previous default, ``keep_well_exposed`` its keep gate; then the colour balance,
 ``no_colour_balance`` leaves it out; then the neutral shadows, ``no_neutral_shadows`` leaves them
-out and equals the previous default bit for bit). The runs are subprocesses with the
+out and equals the previous default bit for bit; then the channels-last network layout, which moves
+a few pixels by one level, and the highlight headroom, ``no_highlight_headroom`` leaves it out). The runs are subprocesses with the
 CLI's own thread default, as a user runs it.
 
 torch's CPU kernels are deterministic for one build and one CPU kind, but another CPU kind
@@ -51,6 +52,7 @@ CASES = {
     "keep_well_exposed": ["--keep-well-exposed"],
     "no_colour_balance": ["--no-colour-balance"],
     "no_neutral_shadows": ["--no-neutral-shadows"],
+    "no_highlight_headroom": ["--no-highlight-headroom"],
 }
 
 

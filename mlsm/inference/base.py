@@ -12,6 +12,8 @@
         ─> the head's brightness floor (not for a photo its keep gate keeps)
         ─> colour balance (mlsm.inference.balance: the input's global colour balance, a share of its
            cast where the floor lifts; options.colour_balance)
+        ─> highlight headroom (mlsm.inference.highlights: a photo's lit parts held under a ceiling
+           from the input's own brightness, the mean luma kept; options.highlight_headroom)
         ─> input detail transfer (mlsm.inference.detail; strength from the input's JPEG quality)
         ─> the input's type back
 
@@ -26,6 +28,7 @@ import torch.nn.functional as F
 
 from mlsm.inference.balance import cast_scale, keep_colour_balance
 from mlsm.inference.detail import input_strength, transfer_detail
+from mlsm.inference.highlights import highlight_headroom
 from mlsm.inference.inputs import as_batch
 from mlsm.inference.maps import relight
 from mlsm.io.convert import to_array, to_tensor
@@ -144,6 +147,8 @@ class InferenceModel:
             out, lift = self._floor(out, weight)
         if self.options.colour_balance:
             out = keep_colour_balance(image, out, cast_scale(lift, head.floor_chroma if head is not None else None))
+        if self.options.highlight_headroom:
+            out = highlight_headroom(image, out)
         strength = self.options.detail if self.options.detail is not None else input_strength(image)
         out = transfer_detail(image, out, strength)
         return neutral_shadows(image, out) if self.options.neutral_shadows else out

@@ -12,10 +12,10 @@ __all__ = ["DEFAULT_TILE", "DEFAULT_OVERLAP", "DEFAULT_OPSET", "CONTEXT_OVERLAP"
 DEFAULT_TILE = 1024
 DEFAULT_OVERLAP = 128
 DEFAULT_OPSET = 17  # ONNX opset of mlsm export-onnx and of in-memory exports
-INFERENCE_REVISION = 5
+INFERENCE_REVISION = 6
 """Bumped whenever the default inference changes a weight file's outputs (2: the shift ensemble
 and the context windows, issue 14; 3: the input detail transfer on camera-quality inputs; 4: the
-monotone local gain; 5: the neutral shadows). Cached eval and scorecard cells of an mlsm model carry it
+monotone local gain; 5: the neutral shadows; 6: the highlight headroom). Cached eval and scorecard cells of an mlsm model carry it
 with the weights' digest, so a re-run recomputes what an older inference produced."""
 CONTEXT_OVERLAP = 8
 """Context windows share ``context // CONTEXT_OVERLAP`` pixels with each neighbour (1/8 was both
@@ -78,6 +78,12 @@ class InferenceOptions:
             code values of 255, none at 1), the output's colour fades to grey at unchanged luma
             (:mod:`mlsm.inference.shadows`): a black sky stays black-grey instead of turning
             olive. Applied last.
+        highlight_headroom: a photo with lit parts (lamps, windows, sky: its 99.5th-percentile
+            luma above 0.55) keeps headroom over them: the output's local linear luminance stays
+            under the input's plus half of the input's own headroom, and the brightness taken
+            from the highlights goes to the mid-tones, so the mean luma stays
+            (:mod:`mlsm.inference.highlights`). Photos darkened as a whole (the synthetic sets,
+            LOL) are untouched. Photos only: videos skip it.
     """
 
     tile: int = DEFAULT_TILE
@@ -91,6 +97,7 @@ class InferenceOptions:
     keep_well_exposed: bool = False
     colour_balance: bool = True
     neutral_shadows: bool = True
+    highlight_headroom: bool = True
 
     def __post_init__(self):
         if self.context is not None and not (isinstance(self.context, int) and self.context >= 0):

@@ -1,0 +1,87 @@
+"""Highlight headroom (mlsm.inference.highlights): a photo's lit parts are held under a ceiling
+from the input's own brightness, the mean luma is kept, tone order is kept, and photos without
+lit parts (darkened as a whole) come back bit for bit; wired into the photo path."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mlsm.colour import srgb_to_linear
+from mlsm.inference import load_model
+from mlsm.inference.highlights import GATE_HIGH, GATE_LOW, HEADROOM, highlight_headroom, keep_mean_luma, lit_gate
+from mlsm.inference.maps import gaussian_blur, luma
+
+
+def _sky_over_dark_ground(seed: int = 0) -> torch.Tensor:
+    """1x3x96x96: a textured sky at luma ~0.73 over a dark ground at ~0.08."""
+    generator = torch.Generator().manual_seed(seed)
+    image = torch.empty(1, 3, 96, 96)
+    image[:, :, :48] = torch.tensor([0.66, 0.74, 0.86]).view(1, 3, 1, 1)
+    image[:, :, 48:] = torch.tensor([0.09, 0.08, 0.06]).view(1, 3, 1, 1)
+    image[:, :, :48] += 0.05 * torch.sin(torch.arange(96) / 3.0).view(1, 1, 1, 96)  # clouds
+    return (image + 0.005 * torch.randn(image.shape, generator=generator)).clamp(0.0, 1.0)
+
+
+def _washed(image: torch.Tensor) -> torch.Tensor:
+    """What the network does to it: everything x3 in linear light, the sky clipped to white."""
+    from mlsm.colour import linear_to_srgb
+    return linear_to_srgb((srgb_to_linear(image) * 3.0).clamp(0.0, 1.0))
+
+
+def test_gate_reads_the_lit_percentile():
+    lit = _sky_over_dark_ground()
+    dark = lit * 0.5          # brightest luma ~0.35: darkened as a whole
+    gates = lit_gate(torch.cat([lit, dark]))
+    assert float(gates[0]) == 1.0 and float(gates[1]) == 0.0
+    assert GATE_LOW < GATE_HIGH
+
+
+def test_photo_without_lit_parts_comes_back_unchanged():
+    dark = _sky_over_dark_ground() * 0.5
+    enhanced = _washed(dark)
+    assert highlight_headroom(dark, enhanced) is enhanced
+
+
+def test_lit_sky_is_held_under_the_ceiling_and_mean_luma_is_kept():
+    image = _sky_over_dark_ground()
+    enhanced = _washed(image)
+    result = highlight_headroom(image, enhanced)
+    # the sky is no longer white (its clouds come back in the detail transfer, which follows)
+    assert float(luma(enhanced)[..., 8:40, :].mean()) > 0.98
+    sky = luma(result)[..., 8:40, :]
+    assert float(sky.mean()) < 0.97
+    # the sky's local linear luminance is at most the input's plus HEADROOM of its headroom,
+    # before the mean-keeping curve; after it, within what the curve (k <= 1) can add
+    input_local = gaussian_blur(luma(srgb_to_linear(image)), 4.0)[..., 8:40, 8:-8]
+    ceiling = input_local + HEADROOM * (1 - input_local)
+    result_local = gaussian_blur(luma(srgb_to_linear(result)), 4.0)[..., 8:40, 8:-8]
+    assert bool((result_local <= ceiling + ceiling * (1 - ceiling) + 1e-4).all())
+    # the mean luma is what the network (and the floor) chose
+    assert abs(float(luma(result).mean()) - float(luma(enhanced).mean())) < 2e-3
+    # the ground got the brightness the sky gave up, and stays darker than the sky
+    assert float(luma(result)[..., 56:, :].mean()) > float(luma(enhanced)[..., 56:, :].mean()) + 0.01
+    assert float(luma(result)[..., 56:, :].max()) < float(sky.min())
+
+
+def test_keep_mean_luma_hits_the_target_and_stops_at_k_one():
+    linear = torch.full((1, 3, 8, 8), 0.2)
+    from mlsm.colour import linear_to_srgb
+    target = float(luma(linear_to_srgb(torch.full_like(linear, 0.3))).mean())
+    assert abs(float(luma(keep_mean_luma(linear, target)).mean()) - target) < 1e-3
+    most = float(luma(linear_to_srgb(torch.full_like(linear, 0.2 + 0.2 * 0.8))).mean())
+    assert float(luma(keep_mean_luma(linear, 0.99)).mean()) == pytest.approx(most, abs=1e-5)
+
+
+@pytest.mark.parametrize("switch", [True, False])
+def test_photo_path_switch(switch):
+    model = load_model("mlsm_small.real_exposure", highlight_headroom=switch, detail=0)
+    image = (_sky_over_dark_ground().permute(0, 2, 3, 1)[0].numpy() * 255).round().astype(np.uint8)
+    on = model.enhance(image)
+    off = load_model("mlsm_small.real_exposure", highlight_headroom=False, detail=0).enhance(image)
+    if switch:
+        assert not np.array_equal(on, off)
+        sky_on, sky_off = on[8:40].astype(float).mean(), off[8:40].astype(float).mean()
+        assert sky_on < sky_off
+    else:
+        assert np.array_equal(on, off)
