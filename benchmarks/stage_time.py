@@ -5,9 +5,12 @@ balance, input detail transfer, neutral shadows) are the functions ``mlsm.infere
 calls; this script wraps each one with a wall-clock timer for the duration of the run, enhances the same
 synthetic dark photo as ``speed_memory.py`` (a Kodak mosaic times 0.1) after one warm-up call,
 and prints the median seconds per stage over ``--repeats`` calls. Outputs are unchanged: the
-wrappers only time. ::
+wrappers only time. That photo has no lit parts, so the highlight headroom only reads its gate
+there; ``--photo PATH`` times a real photo instead, resized (Lanczos) to ``--size``, e.g. a
+daylight sky that the headroom acts on. ::
 
     python benchmarks/stage_time.py --size 1080p --threads 2 --repeats 2
+    python benchmarks/stage_time.py --size 1080p --photo ../shared/data/real-dark/dicm/41.jpg
 """
 from __future__ import annotations
 
@@ -18,7 +21,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -29,7 +34,8 @@ from mlsm.inference import load_model  # noqa: E402
 
 #: module-level functions of ``mlsm.inference.base`` and methods of its enhancer, by stage name
 FUNCTIONS = {"monotone gain": "monotone_gain", "colour balance": "keep_colour_balance",
-             "detail transfer": "transfer_detail", "neutral shadows": "neutral_shadows"}
+             "highlight headroom": "highlight_headroom", "detail transfer": "transfer_detail",
+             "neutral shadows": "neutral_shadows"}
 METHODS = {"network (all passes)": "run_network", "exposure calibration": "_calibrate",
            "brightness floor": "_floor", "keep weight": "keep_weight"}
 
@@ -78,15 +84,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="1080p", help="as in speed_memory.py: 0.3, 1080p, 12, 640x480")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--photo", type=Path, help="time this photo (resized to --size) instead of the synthetic one")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     size = parse_size(args.size)
-    image = torch.from_numpy(synthetic_dark_photo(size.width, size.height)).permute(2, 0, 1)[None]
+    if args.photo is not None:
+        with Image.open(args.photo) as photo:
+            resized = photo.convert("RGB").resize((size.width, size.height), Image.LANCZOS)
+        image = torch.from_numpy(np.asarray(resized, dtype=np.float32) / 255.0).permute(2, 0, 1)[None]
+    else:
+        image = torch.from_numpy(synthetic_dark_photo(size.width, size.height)).permute(2, 0, 1)[None]
     model = load_model(args.model)
     model.enhance_tensor(image[..., :256, :256])  # warm-up
     per_stage, whole = time_stages(model, image, args.repeats)
     total = statistics.median(whole)
-    print(f"{args.model}, {size.label}, {args.threads} threads, median of {args.repeats} calls")
+    source = args.photo if args.photo is not None else "synthetic dark photo"
+    print(f"{args.model}, {size.label} ({source}), {args.threads} threads, median of {args.repeats} calls")
     print("| stage | median s | share |")
     print("|---|---:|---:|")
     for name, values in per_stage.items():

@@ -1,5 +1,5 @@
 """Which photos the highlight headroom acts on: its gate (:func:`mlsm.inference.highlights.lit_gate`,
-from the 99.5th-percentile input luma) over folders of inputs, JPEG-compressed at the given QFs
+from the input's brightest local luma) over folders of inputs, JPEG-compressed at the given QFs
 first when ``--qf`` is given (as ``mlsm eval`` does to LOL's low images).
 
 A gate of 0 leaves a photo's output unchanged bit for bit, so a set whose every gate is 0 (the
@@ -35,8 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folders", nargs="+", type=Path)
     parser.add_argument("--qf", nargs="*", type=int, default=[], help="JPEG-compress each input at these QFs first")
     args = parser.parse_args(argv)
-    print("| folder | QF | photos | gate > 0 | largest gate |")
-    print("|---|---:|---:|---:|---:|")
+    print("| folder | QF | photos | gate > 0 | gate 1 | largest gate |")
+    print("|---|---:|---:|---:|---:|---:|")
     for folder in args.folders:
         paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in EXTENSIONS)
         if not paths:
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
                     array = np.asarray(Image.open(io.BytesIO(encode_jpeg(codes, quality))).convert("RGB"),
                                        dtype=np.float32) / 255
                 gates.append(float(lit_gate(to_tensor(array))[0]))
-            print(f"| {folder} | {quality or 'as is'} | {len(gates)} | {sum(g > 0 for g in gates)} | {max(gates):.3f} |")
+            print(f"| {folder} | {quality or 'as is'} | {len(gates)} | {sum(g > 0 for g in gates)} | {sum(g >= 1 for g in gates)} | {max(gates):.3f} |")
     return 0
 
 

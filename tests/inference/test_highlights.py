@@ -9,15 +9,16 @@ import torch
 
 from mlsm.colour import srgb_to_linear
 from mlsm.inference import load_model
-from mlsm.inference.highlights import GATE_HIGH, GATE_LOW, HEADROOM, highlight_headroom, keep_mean_luma, lit_gate
+from mlsm.inference.highlights import (GATE_HIGH, GATE_LOW, HEADROOM, cap_highlights, headroom_ceiling,
+                                       highlight_headroom, lift, lit_gate)
 from mlsm.inference.maps import gaussian_blur, luma
 
 
 def _sky_over_dark_ground(seed: int = 0) -> torch.Tensor:
-    """1x3x96x96: a textured sky at luma ~0.73 over a dark ground at ~0.08."""
+    """1x3x96x96: a textured sky at luma ~0.81 over a dark ground at ~0.08."""
     generator = torch.Generator().manual_seed(seed)
     image = torch.empty(1, 3, 96, 96)
-    image[:, :, :48] = torch.tensor([0.66, 0.74, 0.86]).view(1, 3, 1, 1)
+    image[:, :, :48] = torch.tensor([0.74, 0.82, 0.94]).view(1, 3, 1, 1)
     image[:, :, 48:] = torch.tensor([0.09, 0.08, 0.06]).view(1, 3, 1, 1)
     image[:, :, :48] += 0.05 * torch.sin(torch.arange(96) / 3.0).view(1, 1, 1, 96)  # clouds
     return (image + 0.005 * torch.randn(image.shape, generator=generator)).clamp(0.0, 1.0)
@@ -29,11 +30,13 @@ def _washed(image: torch.Tensor) -> torch.Tensor:
     return linear_to_srgb((srgb_to_linear(image) * 3.0).clamp(0.0, 1.0))
 
 
-def test_gate_reads_the_lit_percentile():
+def test_gate_reads_the_brightest_region_not_a_hot_pixel():
     lit = _sky_over_dark_ground()
-    dark = lit * 0.5          # brightest luma ~0.35: darkened as a whole
-    gates = lit_gate(torch.cat([lit, dark]))
-    assert float(gates[0]) == 1.0 and float(gates[1]) == 0.0
+    dark = lit * 0.5          # brightest luma ~0.4: darkened as a whole
+    hot = dark.clone()
+    hot[..., 70, 70] = 1.0    # one white pixel is not a lit part
+    gates = lit_gate(torch.cat([lit, dark, hot]))
+    assert float(gates[0]) == 1.0 and float(gates[1]) == 0.0 and float(gates[2]) == 0.0
     assert GATE_LOW < GATE_HIGH
 
 
@@ -51,26 +54,29 @@ def test_lit_sky_is_held_under_the_ceiling_and_mean_luma_is_kept():
     assert float(luma(enhanced)[..., 8:40, :].mean()) > 0.98
     sky = luma(result)[..., 8:40, :]
     assert float(sky.mean()) < 0.97
-    # the sky's local linear luminance is at most the input's plus HEADROOM of its headroom,
-    # before the mean-keeping curve; after it, within what the curve (k <= 1) can add
+    # the sky's local linear luminance is at most the input's plus HEADROOM of its headroom (up
+    # to a few per cent: the local factor varies with the clouds, and blur(f y) != f blur(y))
     input_local = gaussian_blur(luma(srgb_to_linear(image)), 4.0)[..., 8:40, 8:-8]
     ceiling = input_local + HEADROOM * (1 - input_local)
     result_local = gaussian_blur(luma(srgb_to_linear(result)), 4.0)[..., 8:40, 8:-8]
-    assert bool((result_local <= ceiling + ceiling * (1 - ceiling) + 1e-4).all())
+    assert bool((result_local <= ceiling * 1.05).all())
+    assert float(result_local.mean()) <= float(ceiling.mean()) + 5e-3
     # the mean luma is what the network (and the floor) chose
-    assert abs(float(luma(result).mean()) - float(luma(enhanced).mean())) < 2e-3
+    assert abs(float(luma(result).mean()) - float(luma(enhanced).mean())) < 5e-3  # k nearly at its limit 1 here
     # the ground got the brightness the sky gave up, and stays darker than the sky
     assert float(luma(result)[..., 56:, :].mean()) > float(luma(enhanced)[..., 56:, :].mean()) + 0.01
     assert float(luma(result)[..., 56:, :].max()) < float(sky.min())
 
 
-def test_keep_mean_luma_hits_the_target_and_stops_at_k_one():
-    linear = torch.full((1, 3, 8, 8), 0.2)
-    from mlsm.colour import linear_to_srgb
-    target = float(luma(linear_to_srgb(torch.full_like(linear, 0.3))).mean())
-    assert abs(float(luma(keep_mean_luma(linear, target)).mean()) - target) < 1e-3
-    most = float(luma(linear_to_srgb(torch.full_like(linear, 0.2 + 0.2 * 0.8))).mean())
-    assert float(luma(keep_mean_luma(linear, 0.99)).mean()) == pytest.approx(most, abs=1e-5)
+def test_lift_fixes_black_and_white_and_the_cap_leaves_dark_regions():
+    values = torch.tensor([0.0, 0.1, 0.5, 1.0]).view(1, 1, 1, 4).expand(1, 3, 1, 4)
+    lifted = lift(values, 1.0)
+    assert lifted[0, 0, 0].tolist() == pytest.approx([0.0, 0.19, 0.75, 1.0])
+    dark = torch.full((1, 3, 32, 32), 0.1)              # input luma 0.1: ceiling 0.5 linear
+    output = torch.full((1, 3, 32, 32), 0.3)            # linear, under it: unchanged
+    ceiling = headroom_ceiling(dark, HEADROOM)
+    assert torch.allclose(cap_highlights(output, ceiling), output)
+    assert float(cap_highlights(torch.full_like(output, 0.9), ceiling).max()) < 0.51
 
 
 @pytest.mark.parametrize("switch", [True, False])
