@@ -78,8 +78,8 @@ class InferenceOptions:
             code values of 255, none at 1), the output's colour fades to grey at unchanged luma
             (:mod:`mlsm.inference.shadows`): a black sky stays black-grey instead of turning
             olive. Applied last.
-        highlight_headroom: a photo with lit parts (lamps, windows, sky: its 99.5th-percentile
-            luma above 0.55) keeps headroom over them: the output's local linear luminance stays
+        highlight_headroom: a photo with lit parts (lamps, windows, sky: its brightest local
+            luma above 0.6) keeps headroom over them: the output's local linear luminance stays
             under the input's plus half of the input's own headroom, and the brightness taken
             from the highlights goes to the mid-tones, so the mean luma stays
             (:mod:`mlsm.inference.highlights`). Photos darkened as a whole (the synthetic sets,
