@@ -13,19 +13,15 @@ without the step. ::
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from mlsm.data.degrade import compress  # noqa: E402
 from mlsm.inference.highlights import lit_gate  # noqa: E402
 from mlsm.io import read_image  # noqa: E402
 from mlsm.io.convert import to_tensor  # noqa: E402
-from mlsm.io.jpeg import encode_jpeg  # noqa: E402
 
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp"}
 
@@ -47,9 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             for path in paths:
                 array = read_image(path)[0]
                 if quality is not None:
-                    codes = (np.clip(array, 0.0, 1.0) * 255).round().astype(np.uint8)
-                    array = np.asarray(Image.open(io.BytesIO(encode_jpeg(codes, quality))).convert("RGB"),
-                                       dtype=np.float32) / 255
+                    array = compress(array, quality)[0]
                 gates.append(float(lit_gate(to_tensor(array))[0]))
             print(f"| {folder} | {quality or 'as is'} | {len(gates)} | {sum(g > 0 for g in gates)} | {sum(g >= 1 for g in gates)} | {max(gates):.3f} |")
     return 0
