@@ -188,7 +188,7 @@ def build_app(methods: MethodCache, *, samples: Sequence[Path] = (), limits: Dem
                                       info="near-black areas hold no colour: keep them grey (off: the network's colours)",
                                       elem_id="neutral-shadows")
                 headroom = gr.Checkbox(value=True, label="Highlight headroom",
-                                       info="keep a photo's sky, windows and lamps from washing to white (off: the network's brightness)",
+                                       info="keep a photo's sky, windows and lamps from washing to white, with their own clouds and colours (off: the network's)",
                                        elem_id="highlight-headroom")
                 output_format = gr.Radio(choices=list(OUTPUT_FORMATS), value="PNG", label="Download as",
                                          elem_id="format")

@@ -352,7 +352,8 @@ def register(subparsers) -> None:
     parser.add_argument("--no-highlight-headroom", dest="highlight_headroom", action="store_false",
                         help="let the network lift a photo's lit parts (sky, windows, lamps) as far as it "
                              "likes (by default they keep headroom under a ceiling from the photo's own "
-                             "brightness, and the mid-tones get the brightness instead)")
+                             "brightness, the mid-tones get the brightness instead, and well-exposed parts keep the "
+                             "photo's own clouds and colours)")
     parser.add_argument("--detail", type=detail_strength, default=None, metavar="auto|S",
                         help="strength 0..1 of the input detail transfer: the photo's own texture added back "
                              "where it stands above its noise; auto (default) sets it from the photo's JPEG "

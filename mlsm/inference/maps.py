@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from mlsm.colour import BT601_LUMA, linear_to_srgb, srgb_to_linear
 
-__all__ = ["RELIGHT_SIGMA", "luma", "gaussian_blur", "relight"]
+__all__ = ["RELIGHT_SIGMA", "luma", "gaussian_blur", "relight", "relight_linear"]
 
 RELIGHT_SIGMA = 4.0
 """Gaussian sigma (pixels) of every local luminance of the photo post-processing: the relit
@@ -67,6 +67,12 @@ def relight(image: torch.Tensor, guide: torch.Tensor, sigma: float = RELIGHT_SIG
     tensor in [0, 1]."""
     guide_luma = luma(srgb_to_linear(guide.clamp(0.0, 1.0)))
     x_lin = srgb_to_linear(image.clamp(0.0, 1.0))
-    gain = gaussian_blur(guide_luma, sigma).div_(gaussian_blur(luma(x_lin), sigma).clamp_min_(1e-3))
-    del guide_luma
-    return linear_to_srgb(x_lin.mul_(gain).clamp_(0.0, 1.0)).clamp_(0.0, 1.0)
+    return linear_to_srgb(relight_linear(x_lin, guide_luma, sigma)).clamp_(0.0, 1.0)
+
+
+def relight_linear(linear: torch.Tensor, guide_luma: torch.Tensor, sigma: float = RELIGHT_SIGMA) -> torch.Tensor:
+    """:func:`relight` in linear light: ``linear`` (N, 3, H, W) times ``blur(guide_luma) /
+    blur(Ylin(linear))`` (``guide_luma`` (N, 1, H, W), the guide's linear luminance), clipped to
+    [0, 1]; works in place on ``linear``."""
+    gain = gaussian_blur(guide_luma, sigma).div_(gaussian_blur(luma(linear), sigma).clamp_min_(1e-3))
+    return linear.mul_(gain).clamp_(0.0, 1.0)

@@ -12,10 +12,11 @@ __all__ = ["DEFAULT_TILE", "DEFAULT_OVERLAP", "DEFAULT_OPSET", "CONTEXT_OVERLAP"
 DEFAULT_TILE = 1024
 DEFAULT_OVERLAP = 128
 DEFAULT_OPSET = 17  # ONNX opset of mlsm export-onnx and of in-memory exports
-INFERENCE_REVISION = 6
+INFERENCE_REVISION = 7
 """Bumped whenever the default inference changes a weight file's outputs (2: the shift ensemble
 and the context windows, issue 14; 3: the input detail transfer on camera-quality inputs; 4: the
-monotone local gain; 5: the neutral shadows; 6: the highlight headroom). Cached eval and scorecard cells of an mlsm model carry it
+monotone local gain; 5: the neutral shadows; 6: the highlight headroom; 7: its lit parts keep the
+input's structure and colour above 4 px, and the shift ensemble's second pass moves 41 px, not 1). Cached eval and scorecard cells of an mlsm model carry it
 with the weights' digest, so a re-run recomputes what an older inference produced."""
 CONTEXT_OVERLAP = 8
 """Context windows share ``context // CONTEXT_OVERLAP`` pixels with each neighbour (1/8 was both
@@ -46,12 +47,14 @@ class InferenceOptions:
             23.57 dB in 64 px windows, 23.32 in 96, its default, 1.6x faster than 64;
             ``scripts/context_probe.py``; the test-time local converter of Chu et al., ECCV
             2022, fixes the same train/test mismatch of global statistics).
-        shift_ensemble: run the network twice, on the image and on the image shifted one
-            pixel down and right, and average the two (aligned back). The network's own grids
-            (2x2 pixel-unshuffle superpixels, the 1/8-resolution top latent) leave a periodic
-            pattern in its output that the 8x8 block-edge ratio reads as JPEG blocks (1.081 on
-            13 real dark photos); the shifted pass has the opposite phase and the average
-            cancels it (0.993), for twice the time (``scripts/grid_probe.py``).
+        shift_ensemble: run the network twice, on the image and on the image shifted 41
+            pixels down and right (:data:`mlsm.inference.base.SHIFT`), and average the two
+            (aligned back). The network's own grids (2x2 pixel-unshuffle superpixels, the
+            1/8-resolution top latent) leave a periodic pattern in its output that the 8x8
+            block-edge ratio reads as JPEG blocks (1.081 on 13 real dark photos); the shifted
+            pass has the opposite phase and the average cancels it (0.993), for twice the time
+            (``scripts/grid_probe.py``); and its context-window seams fall between the first
+            pass's, so a window that sets its own brightness leaves half a step at its edges.
         monotone_gain: floor the output's local gain so darker tones gain at least as much as
             brighter ones (:mod:`mlsm.inference.tone`): the network crushes deep shadows (an
             S-curve); this lifts them (8 Kodak24 photos: +0.8 dB at QF 90; LOL +1.0 dB).
@@ -81,8 +84,9 @@ class InferenceOptions:
         highlight_headroom: a photo with lit parts (lamps, windows, sky: its brightest local
             luma above 0.6) keeps headroom over them: the output's local linear luminance stays
             under the input's plus half of the input's own headroom, and the brightness taken
-            from the highlights goes to the mid-tones, so the mean luma stays
-            (:mod:`mlsm.inference.highlights`). Photos darkened as a whole (the synthetic sets,
+            from the highlights goes to the mid-tones, so the mean luma stays; where the camera
+            exposed well, the structure and colour above 4 px are the input's (clouds, a blue
+            sky) at the output's brightness (:mod:`mlsm.inference.highlights`). Photos darkened as a whole (the synthetic sets,
             LOL) are untouched. Photos only: videos skip it.
     """
 

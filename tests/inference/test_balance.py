@@ -72,7 +72,7 @@ class Tinting(InferenceModel):
 
     def __init__(self, head, **options):
         super().__init__({"exposure_head": head}, "cpu", 4, None, name="tinting",
-                         **{"monotone_gain": False, "detail": 0.0, **options})
+                         **{"monotone_gain": False, "detail": 0.0, "highlight_headroom": False, **options})
 
     def _run_tile(self, image):
         linear = srgb_to_linear(image)

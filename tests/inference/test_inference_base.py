@@ -6,7 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
-from mlsm.inference.base import InferenceModel
+from mlsm.inference.base import SHIFT, InferenceModel
 from mlsm.inference.options import InferenceOptions
 from mlsm.models.exposure import ExposureHead, scale_brightness
 
@@ -94,7 +94,9 @@ def test_shift_ensemble_cancels_the_network_grid_and_keeps_the_content_in_place(
     assert model.options.shift_ensemble  # the default
     out = model.enhance_tensor(image)
     assert out.shape == image.shape
-    assert model.tiles == [(24, 32), (24, 32)]  # two passes: the image and the image shifted by SHIFT
+    # two passes: the image and the image shifted by SHIFT (odd: the opposite phase of a 2x2 grid)
+    assert SHIFT % 2 == 1 and SHIFT % 8 == 1
+    assert model.tiles == [(24, 32), (64, 72)]
     # the content stays where it was (no one-pixel drift) and the pattern, on opposite phases
     # of the two passes, becomes their mean
     content = 0.5 * image
@@ -227,3 +229,34 @@ def test_context_windows_come_from_the_card_run_batched_and_blend_exactly():
     assert Counting().context == 0                                            # no card: whole images
     with pytest.raises(ValueError, match="context"):
         InferenceOptions(context=-1)
+
+
+class WindowBrightness(InferenceModel):
+    """A 'network' that, like the real one, sets each context window's brightness from what
+    that window sees: the output is the input times 0.3 over the window's mean."""
+
+    def __init__(self, **overrides):
+        super().__init__({"card": {"context": 32}}, "cpu", 4, name="windows",
+                         **{"monotone_gain": False, "detail": 0.0, "colour_balance": False,
+                            "highlight_headroom": False, "neutral_shadows": False, **overrides})
+
+    def _run_tile(self, image):
+        return (image * 0.3 / image.mean((1, 2, 3), keepdim=True).clamp_min(1e-3)).clamp(0.0, 1.0)
+
+
+def test_shift_ensemble_interleaves_the_window_seams():
+    # a flat grey wall with one lamp: the windows that see the lamp come out darker
+    image = torch.full((1, 3, 160, 160), 0.2)
+    image[..., 60:68, 60:68] = 1.0
+    single = WindowBrightness(shift_ensemble=False).enhance_tensor(image)
+    both = WindowBrightness().enhance_tensor(image)
+    wall = torch.ones(160, 160, dtype=torch.bool)
+    wall[56:72, 56:72] = False                    # the lamp and its edge are not the wall
+
+    def largest_step(out):
+        rows = (out[0, 0, :, 1:] - out[0, 0, :, :-1]).abs()[wall[:, 1:] & wall[:, :-1]]
+        cols = (out[0, 0, 1:, :] - out[0, 0, :-1, :]).abs()[wall[1:, :] & wall[:-1, :]]
+        return float(torch.cat([rows, cols]).max())
+
+    assert largest_step(single) > 0.02            # the darker windows' edges: a rectangle
+    assert largest_step(both) < 0.6 * largest_step(single)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mlsm.inference.base import InferenceModel
+from mlsm.inference.base import SHIFT, InferenceModel
 from mlsm.inference.torch_backend import EnhancementModel
 from mlsm.models.zoo import load_network
 from mlsm.tiling import run_padded
@@ -20,9 +20,10 @@ def test_whole_image_equals_the_padded_network(tiny_weights):
     run = lambda x: run_padded(lambda t: network(t)["image"].clamp(0, 1), x, network.size_multiple)  # noqa: E731
     with torch.no_grad():
         reference = run(image)
-        shifted = run(torch.nn.functional.pad(image, (1, 0, 1, 0), mode="replicate"))[..., 1:, 1:]
+        # an image under SHIFT pixels a side is edge-replicated (larger ones are mirrored)
+        shifted = run(torch.nn.functional.pad(image, (SHIFT, 0, SHIFT, 0), mode="replicate"))[..., SHIFT:, SHIFT:]
     assert torch.equal(model.enhance_tensor(image), reference.clamp(0, 1))
-    # the default shift ensemble: the mean of the pass on the image and the pass shifted by one pixel
+    # the default shift ensemble: the mean of the pass on the image and the pass shifted by SHIFT pixels
     torch.testing.assert_close(EnhancementModel(network, metadata, monotone_gain=False,
                                                colour_balance=False).enhance_tensor(image),
                                (reference + shifted) / 2,
