@@ -141,11 +141,11 @@ def _shrunk(image: torch.Tensor) -> tuple[torch.Tensor, int]:
     return F.avg_pool2d(image[..., :h // factor * factor, :w // factor * factor], factor), factor
 
 
-def lift_for_mean(image: torch.Tensor, enhanced: torch.Tensor, headroom: float, gate: float = 0.0) -> float:
+def lift_for_mean(image: torch.Tensor, enhanced: torch.Tensor, headroom: float, gate: float) -> float:
     """The k in [0, 1] of :func:`lift` whose lifted, lit-structured and capped ``enhanced``
     (1, 3, H, W, sRGB; :func:`lit_highlights`) has ``enhanced``'s own mean luma (k = 1 when even
-    that stays below), found by bisection on a box-averaged copy (at most 64 k pixels, the blurs
-    scaled with it)."""
+    that stays below; ``gate``: the photo's :func:`lit_gate`, which weights the structure), found
+    by bisection on a box-averaged copy (at most 64 k pixels, the blurs scaled with it)."""
     small_image, factor = _shrunk(image)
     small, _ = _shrunk(enhanced)
     target = float(luma(small).mean())
@@ -197,9 +197,10 @@ def keep_lit_structure(image_linear: torch.Tensor, linear: torch.Tensor, weight:
 
 def lit_highlights(image_linear: torch.Tensor, linear: torch.Tensor, k: float, ceiling: torch.Tensor,
                    weight: torch.Tensor, sigma: float = SIGMA, structure_sigma: float = STRUCTURE_SIGMA) -> torch.Tensor:
-    """One image in linear light: ``linear`` lifted by :func:`lift`, its lit structure kept
-    (:func:`keep_lit_structure`), then capped (:func:`cap_highlights`), in that order: the ceiling
-    last, so restored bright clouds do not wash out either."""
+    """One image in linear light: ``linear`` lifted by :func:`lift`, capped
+    (:func:`cap_highlights`), its lit structure kept (:func:`keep_lit_structure`, relit to the
+    capped output so a sky's blue does not clip), then capped again, so the bright clouds it
+    restores do not wash out either."""
     capped = cap_highlights(lift(linear, k), ceiling, sigma)
     kept = keep_lit_structure(image_linear, capped, weight, sigma, structure_sigma)
     return cap_highlights(kept, ceiling, sigma)
