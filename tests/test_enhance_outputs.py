@@ -11,7 +11,8 @@ the previous default, ``keep_well_exposed`` its keep gate; then the colour balan
 ``no_colour_balance`` leaves it out; then the neutral shadows, ``no_neutral_shadows`` leaves them
 out and equals the previous default bit for bit; then the channels-last network layout, which moves
 a few pixels by one level, and the highlight headroom, ``no_highlight_headroom`` leaves it out; then
-the headroom's lit structure and the 41 px shift of the ensemble's second pass, inference revision 7). The runs are subprocesses with the
+the headroom's lit structure and the 41 px shift of the ensemble's second pass, inference revision 7;
+then the detail transfer's noise floor per tone, revision 8). The runs are subprocesses with the
 CLI's own thread default, as a user runs it.
 
 torch's CPU kernels are deterministic for one build and one CPU kind, but another CPU kind

@@ -130,3 +130,58 @@ def test_forced_transfer_on_tiny_images(shape):
     out = transfer_detail(image, torch.full(shape, 0.6), 1.0)
     assert out.shape == image.shape and bool(torch.isfinite(out).all())
     assert input_strength(image) == [0.0]  # too small to judge: the paper's setting
+
+
+def test_noise_level_function_reads_each_tones_flattest_pixels(monkeypatch):
+    import mlsm.inference.detail as detail
+
+    levels = torch.cat([torch.full((1000,), 0.1), torch.full((1000,), 0.8)])
+    energy = torch.cat([torch.linspace(1.0, 100.0, 1000), torch.linspace(1000.0, 2000.0, 1000)])
+    order = torch.randperm(2000, generator=torch.Generator().manual_seed(3))
+    centres, floors = detail.noise_level_function(energy[order], levels[order], bins=2)
+    assert centres.tolist() == pytest.approx([0.1, 0.8])
+    assert floors.tolist() == pytest.approx([10.9, 1100.0], rel=0.01)  # the 10 % quantile of each tone
+    monkeypatch.setattr(detail, "NOISE_SAMPLES", 200)  # an even stride through the pixels
+    assert detail.noise_level_function(energy, levels, bins=2)[1].tolist() == pytest.approx([10.9, 1100.0], rel=0.02)
+    single = detail.noise_level_function(torch.tensor([5.0]), torch.tensor([0.3]))
+    assert (single[0].tolist(), single[1].tolist()) == ([pytest.approx(0.3)], [5.0])
+
+
+def _fine(plane: torch.Tensor) -> float:
+    """RMS of the pixel-scale part of an (N, 3, H, W) image's luma."""
+    from mlsm.inference.maps import gaussian_blur, luma
+
+    return float((luma(plane) - gaussian_blur(luma(plane), 2.0)).square().mean().sqrt())
+
+
+def test_the_noise_floor_follows_the_tone():
+    # a bright, nearly clean majority and a dark, noisy quarter the output lifts 4x: one noise
+    # figure for the photo (revision 7) is the bright part's and passes the lifted noise through
+    rng = torch.Generator().manual_seed(4)
+    image = torch.full((1, 3, 128, 128), 0.6)
+    image[..., 96:, :] = 0.1  # 25 code values: above the shadow codes
+    noise = torch.randn(image.shape, generator=rng) * torch.where(image > 0.3, 0.001, 0.01)
+    noisy = ((image + noise).clamp(0, 1) * 255).round() / 255
+    enhanced = image.clone()
+    enhanced[..., 96:, :] = linear_to_srgb(srgb_to_linear(torch.tensor(0.1)) * 4.0)
+    out = transfer_detail(noisy, enhanced, 1.0)
+    from mlsm.inference.maps import relight
+
+    lifted = relight(noisy, enhanced)
+    dark = (..., slice(110, 124), slice(4, 124))  # away from the step, which is structure
+    assert _fine(out[dark]) < 0.5 * _fine(lifted[dark])  # 0.30; revision 7's rule: 1.00
+    assert float((out[..., :88, :] - enhanced[..., :88, :]).abs().max()) < 0.01
+
+
+def test_near_black_gives_its_darkness_not_its_speckle():
+    # a near-black patch (0-4 code values, mean 2): lifted, its pixels are quantisation speckle
+    rng = torch.Generator().manual_seed(5)
+    codes = (2.0 + 1.2 * torch.randn((1, 1, 96, 96), generator=rng)).round().clamp(0, 255)
+    image = (codes / 255).expand(1, 3, 96, 96).contiguous()
+    enhanced = torch.full_like(image, 0.3)
+    out = transfer_detail(image, enhanced, 1.0)
+    from mlsm.inference.maps import relight
+
+    inner = (..., slice(8, 88), slice(8, 88))
+    assert _fine(out[inner]) < 0.15 * _fine(relight(image, enhanced)[inner])  # 0.07; 0.28 without the codes, 0.55 revision 7
+    assert float(out[inner].mean()) < 0.3  # the file's darkness (its local mean) still counts
