@@ -31,8 +31,8 @@ import mlsm.inference.base as base  # noqa: E402
 import mlsm.inference.detail as detail  # noqa: E402
 from mlsm.eval.scorecard import score_image  # noqa: E402
 from mlsm.inference import load_model  # noqa: E402
-from mlsm.inference.maps import gaussian_blur, luma, relight  # noqa: E402
-from mlsm.inference.shadows import neutral_shadows  # noqa: E402
+from mlsm.inference.maps import gaussian_blur, interp, luma, relight  # noqa: E402
+from mlsm.inference.shadows import local_luma, neutral_shadows  # noqa: E402
 from mlsm.io import read_image  # noqa: E402
 from mlsm.io.convert import to_tensor  # noqa: E402
 
@@ -54,7 +54,7 @@ def global_rule(image: torch.Tensor, enhanced: torch.Tensor, strength: float) ->
 def amplified_rule(image: torch.Tensor, enhanced: torch.Tensor, strength: float, k: float) -> torch.Tensor:
     """The input's own noise level function (Immerkaer's sigma of its luma in equal-count bins of
     its local luma) times the local amplification of the lift, as the noise floor."""
-    level = detail._local_luma(image)
+    level = local_luma(image)
     responses = detail._noise_responses(luma(image)).flatten()
     levels, order = level[..., 1:-1, 1:-1].flatten().sort()
     parts = responses[order].tensor_split(detail.NOISE_LEVELS)
@@ -62,7 +62,7 @@ def amplified_rule(image: torch.Tensor, enhanced: torch.Tensor, strength: float,
     floors = torch.stack([detail._sigma_from_responses(part) for part in parts])
     lifted = relight(image, enhanced, detail.GAIN_SIGMA)
     amplification = gaussian_blur(luma(lifted), detail.ENERGY_SIGMA) / level.clamp_min(0.5 / 255)
-    sigma = detail._interpolate(level, centres, floors) * amplification
+    sigma = interp(level, centres, floors) * amplification
     left_out = lifted - enhanced
     energy = gaussian_blur(luma(left_out) ** 2, detail.ENERGY_SIGMA).clamp_min(1e-12)
     weight = (1.0 - (k * sigma) ** 2 / energy).clamp(0.0, 1.0)
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                 out = original(x, y, strength)
             out = neutral_shadows(x, out)
             scores.append(score_image(to_8bit(out)))
-            level = gaussian_blur(luma(x), 2.0)
+            level = local_luma(x)
             dark = level <= level.flatten().quantile(0.1)
             fine = luma(out) - gaussian_blur(luma(out), 2.0)
             touched.append(255.0 * float(fine[dark].square().mean().sqrt()))

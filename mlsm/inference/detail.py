@@ -13,7 +13,7 @@ What it computes, for RGB in [0, 1] (``x`` the input, ``y`` the enhanced output)
     G   = blur(Ylin(y), GAIN_SIGMA) / blur(Ylin(x), GAIN_SIGMA)    local gain (linear light)
     g   = sRGB(lin(x) * G)                      the input at the output's local brightness
     d   = g - y                                 what the network left out: texture and noise
-    L   = blur(Y(x), ENERGY_SIGMA)              the input's local luma
+    L   = blur(Y(x), 2 px)                      the input's local luma (the neutral shadows' map)
     E   = blur(Y(d)^2, ENERGY_SIGMA)            the left-out detail's local energy
     F   = the NOISE_QUANTILE of E in each of NOISE_LEVELS equal-count bins of L, linear
           between: the noise floor as a function of the tone (a noise level function)
@@ -68,8 +68,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mlsm.inference.maps import RELIGHT_SIGMA, gaussian_blur, luma, relight
-from mlsm.inference.shadows import colour_confidence
+from mlsm.inference.maps import RELIGHT_SIGMA, gaussian_blur, interp, luma, relight
+from mlsm.inference.shadows import confidence_of_local_luma, local_luma
 
 __all__ = ["GAIN_SIGMA", "ENERGY_SIGMA", "WIENER_K", "NOISE_LEVELS", "NOISE_QUANTILE", "QUALITY_OFF", "QUALITY_FULL", "BAND_PIXELS",
            "HALO", "strength_for_quality", "input_strength", "noise_sigma", "noise_level_function", "transfer_detail"]
@@ -152,17 +152,6 @@ def noise_level_function(energy: torch.Tensor, levels: torch.Tensor, bins: int =
     return centres, floors
 
 
-def _interpolate(x: torch.Tensor, centres: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-    """Piecewise-linear ``values`` at ``x`` through the points ``(centres, values)``, held
-    constant beyond the ends (``numpy.interp``); equal centres are allowed."""
-    if centres.numel() == 1:
-        return values.expand_as(x).clone()
-    upper = torch.searchsorted(centres, x.contiguous()).clamp_(1, centres.numel() - 1)
-    x0, x1, v0, v1 = centres[upper - 1], centres[upper], values[upper - 1], values[upper]
-    t = ((x - x0) / (x1 - x0).clamp_min(1e-12)).clamp_(0.0, 1.0)
-    return v0 + t * (v1 - v0)
-
-
 BAND_PIXELS = 1 << 22
 """Photos above this many pixels (4 MP) are processed in bands of rows (with :data:`HALO` rows
 of context each side, so the result is the same as in one piece): memory stays a few band-sized
@@ -178,27 +167,24 @@ def _bands(height: int, width: int) -> list[tuple[int, int, int, int]]:
             for r0 in range(0, height, rows)]
 
 
-def _left_out(image: torch.Tensor, enhanced: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``d = relight(x, y) - y`` (N, 3, H, W) and its local energy ``blur(Y(d)^2)``
-    (N, 1, H, W, at least 1e-12)."""
+def _band_maps(image: torch.Tensor, enhanced: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Of one band: ``d = relight(x, y) - y`` (N, 3, H, W), its local energy ``E =
+    blur(Y(d)^2)`` (N, 1, H, W, at least 1e-12) and the input's local luma ``L`` (N, 1, H, W,
+    :func:`mlsm.inference.shadows.local_luma`)."""
     left_out = relight(image, enhanced, GAIN_SIGMA).sub_(enhanced)
-    return left_out, gaussian_blur(luma(left_out).square_(), ENERGY_SIGMA).clamp_min_(1e-12)
+    energy = gaussian_blur(luma(left_out).square_(), ENERGY_SIGMA).clamp_min_(1e-12)
+    return left_out, energy, local_luma(image)
 
 
-def _coded_detail(image: torch.Tensor, left_out: torch.Tensor) -> torch.Tensor:
-    """``d'``: the left-out detail with its pixel-scale part faded out where the input holds
-    only a few code values (:func:`mlsm.inference.shadows.colour_confidence`); in place."""
-    confidence = colour_confidence(image)
+def _coded_detail(level: torch.Tensor, left_out: torch.Tensor) -> torch.Tensor:
+    """``d'``: the left-out detail with its pixel-scale part faded out where the input's local
+    luma ``level`` holds only a few code values
+    (:func:`mlsm.inference.shadows.confidence_of_local_luma`); in place."""
+    confidence = confidence_of_local_luma(level)
     if bool((confidence >= 1.0).all()):
         return left_out
     smooth = gaussian_blur(left_out, ENERGY_SIGMA)
     return left_out.sub_(smooth).mul_(confidence).add_(smooth)
-
-
-def _local_luma(image: torch.Tensor) -> torch.Tensor:
-    """``L``, the tone the noise floor is read at: BT.601 luma of the (sRGB) input, Gaussian
-    :data:`ENERGY_SIGMA` px."""
-    return gaussian_blur(luma(image.clamp(0.0, 1.0)), ENERGY_SIGMA)
 
 
 @torch.no_grad()
@@ -222,17 +208,17 @@ def transfer_detail(image: torch.Tensor, enhanced: torch.Tensor, strength) -> to
         # pass 1: the left-out detail's local energy against the input's local luma
         energies, levels, kept = [], [], None
         for r0, r1, b0, b1 in bands:
-            left_out, energy = _left_out(x[..., b0:b1, :], y[..., b0:b1, :])
-            energies.append(energy[..., r0 - b0: r1 - b0, :].flatten())
-            levels.append(_local_luma(x[..., b0:b1, :])[..., r0 - b0: r1 - b0, :].flatten())
-            kept = (left_out, energy) if len(bands) == 1 else None
+            maps = _band_maps(x[..., b0:b1, :], y[..., b0:b1, :])
+            energies.append(maps[1][..., r0 - b0: r1 - b0, :].flatten())
+            levels.append(maps[2][..., r0 - b0: r1 - b0, :].flatten())
+            kept = maps if len(bands) == 1 else None
         centres, floors = noise_level_function(torch.cat(energies), torch.cat(levels))
         # pass 2: the Wiener gain and the sum, band by band (one band's pass-1 maps are reused)
         for r0, r1, b0, b1 in bands:
-            left_out, energy = kept or _left_out(x[..., b0:b1, :], y[..., b0:b1, :])
-            noise = _interpolate(_local_luma(x[..., b0:b1, :]), centres, floors).mul_(WIENER_K ** 2)
+            left_out, energy, level = kept or _band_maps(x[..., b0:b1, :], y[..., b0:b1, :])
+            noise = interp(level, centres, floors).mul_(WIENER_K ** 2)
             weight = noise.div_(energy).neg_().add_(1.0).clamp_(0.0, 1.0)
-            left_out = _coded_detail(x[..., b0:b1, :], left_out)
+            left_out = _coded_detail(level, left_out)
             band = left_out.mul_(weight.mul_(scale)).add_(y[..., b0:b1, :]).clamp_(0.0, 1.0)
             out[n:n + 1, :, r0:r1, :] = band[..., r0 - b0: r1 - b0, :]
     return out

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from mlsm.colour import BT601_LUMA, linear_to_srgb, srgb_to_linear
 
-__all__ = ["RELIGHT_SIGMA", "luma", "gaussian_blur", "relight", "relight_linear"]
+__all__ = ["RELIGHT_SIGMA", "luma", "gaussian_blur", "interp", "relight", "relight_linear"]
 
 RELIGHT_SIGMA = 4.0
 """Gaussian sigma (pixels) of every local luminance of the photo post-processing: the relit
@@ -60,6 +60,18 @@ def _blur_rows(plane: torch.Tensor, weights: list[float], radius: int, mode: str
     for offset in range(1, 2 * radius + 1):
         out.add_(padded.narrow(axis, offset, length), alpha=weights[offset])
     return out
+
+
+def interp(values: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+    """``numpy.interp`` for non-decreasing ``xp``: linear inside, the end values outside (a
+    repeated ``xp`` takes its first point's value); the monotone gain's and the detail
+    transfer's per-tone curves are read with it."""
+    if xp.numel() == 1:
+        return fp.expand_as(values).clone()
+    index = torch.searchsorted(xp, values.clamp(xp[0], xp[-1])).clamp(1, len(xp) - 1)
+    x0, x1, f0, f1 = xp[index - 1], xp[index], fp[index - 1], fp[index]
+    t = ((values.clamp(xp[0], xp[-1]) - x0) / (x1 - x0).clamp_min(1e-12)).clamp(0.0, 1.0)
+    return f0 + t * (f1 - f0)
 
 
 def relight(image: torch.Tensor, guide: torch.Tensor, sigma: float = RELIGHT_SIGMA) -> torch.Tensor:

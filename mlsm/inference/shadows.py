@@ -29,7 +29,7 @@ import torch
 
 from mlsm.inference.maps import gaussian_blur, luma
 
-__all__ = ["LOW", "HIGH", "SIGMA", "colour_confidence", "neutral_shadows"]
+__all__ = ["LOW", "HIGH", "SIGMA", "local_luma", "confidence_of_local_luma", "colour_confidence", "neutral_shadows"]
 
 LOW = 1.0
 """Input local luma (8-bit code values) at and below which the output is grey."""
@@ -41,11 +41,21 @@ single noisy pixels."""
 _ROWS = 512
 
 
+def local_luma(image: torch.Tensor) -> torch.Tensor:
+    """``v / 255``: (N, 3, H, W) sRGB input -> (N, 1, H, W) BT.601 luma, Gaussian :data:`SIGMA`
+    px (the input detail transfer reads its tones at the same map)."""
+    return gaussian_blur(luma(image.float()), SIGMA)
+
+
+def confidence_of_local_luma(level: torch.Tensor, low: float = LOW, high: float = HIGH) -> torch.Tensor:
+    """``c`` from a :func:`local_luma` map (a new tensor; ``low`` and ``high`` in 8-bit code values)."""
+    return level.mul(255.0).sub_(low).div_(high - low).clamp_(0.0, 1.0)
+
+
 def colour_confidence(image: torch.Tensor, low: float = LOW, high: float = HIGH) -> torch.Tensor:
     """(N, 3, H, W) sRGB input -> (N, 1, H, W) confidence in [0, 1] in its colour (module
     docstring; ``low`` and ``high`` in 8-bit code values)."""
-    codes = gaussian_blur(luma(image.float()), SIGMA).mul_(255.0)
-    return codes.sub_(low).div_(high - low).clamp_(0.0, 1.0)
+    return confidence_of_local_luma(local_luma(image), low, high)
 
 
 @torch.no_grad()

@@ -28,7 +28,7 @@ from __future__ import annotations
 import torch
 
 from mlsm.colour import linear_to_srgb, srgb_to_linear
-from mlsm.inference.maps import RELIGHT_SIGMA, gaussian_blur, luma
+from mlsm.inference.maps import RELIGHT_SIGMA, gaussian_blur, interp, luma
 
 __all__ = ["SIGMA", "BINS", "MAX_SAMPLES", "gain_floor", "monotone_gain"]
 
@@ -40,14 +40,6 @@ BINS = 32
 MAX_SAMPLES = 1 << 20
 """Pixels the bin statistics read at most (evenly strided beyond: a 12 MP photo reads 1 M)."""
 _FLOOR = 1e-4
-
-
-def _interp(values: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
-    """``numpy.interp`` for increasing ``xp``: linear inside, the end values outside."""
-    index = torch.searchsorted(xp, values.clamp(xp[0], xp[-1])).clamp(1, len(xp) - 1)
-    x0, x1, f0, f1 = xp[index - 1], xp[index], fp[index - 1], fp[index]
-    t = ((values.clamp(xp[0], xp[-1]) - x0) / (x1 - x0).clamp_min(1e-12)).clamp(0.0, 1.0)
-    return f0 + t * (f1 - f0)
 
 
 def gain_floor(log_input: torch.Tensor, gain: torch.Tensor, bins: int = BINS) -> tuple[torch.Tensor, torch.Tensor]:
@@ -78,6 +70,6 @@ def monotone_gain(image: torch.Tensor, enhanced: torch.Tensor) -> torch.Tensor:
         gain = gaussian_blur(luma(y_lin), SIGMA).div_(input_luma).clamp_min_(1e-6)
         log_input = input_luma.log_()
         centres, floor = gain_floor(log_input, gain)
-        lift = _interp(log_input, centres, floor).div_(gain).clamp_min_(1.0)
+        lift = interp(log_input, centres, floor).div_(gain).clamp_min_(1.0)
         out[n:n + 1] = linear_to_srgb(y_lin.mul_(lift).clamp_(0.0, 1.0)).clamp_(0.0, 1.0)
     return out

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from mlsm.colour import linear_to_srgb, srgb_to_linear
-from mlsm.inference.tone import _interp, gain_floor, monotone_gain
+from mlsm.inference.maps import interp
+from mlsm.inference.tone import gain_floor, monotone_gain
 
 
 def _ramp(height: int = 96, width: int = 256) -> torch.Tensor:
@@ -22,7 +23,7 @@ def _with_gain(image: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
 def test_interp_is_numpys():
     xp, fp = torch.tensor([0.0, 1.0, 3.0]), torch.tensor([2.0, 4.0, 0.0])
     values = torch.tensor([-1.0, 0.0, 0.5, 2.0, 3.0, 9.0])
-    assert torch.allclose(_interp(values, xp, fp), torch.from_numpy(np.interp(values.numpy(), xp.numpy(), fp.numpy())).float())
+    assert torch.allclose(interp(values, xp, fp), torch.from_numpy(np.interp(values.numpy(), xp.numpy(), fp.numpy())).float())
 
 
 def test_floor_never_falls_towards_black():
