@@ -17,7 +17,7 @@ def load_model(name_or_path=None, device: str = "cpu", **options):
     ``options``: ``options=`` an :class:`mlsm.inference.InferenceOptions`, or its fields
     (``tile``, ``overlap``, ``calibrate_exposure``, ``brightness``, ``context``, ``shift_ensemble``,
     ``monotone_gain``, ``detail``, ``keep_well_exposed``, ``colour_balance``, ``neutral_shadows``,
-    ``highlight_headroom``)
+    ``highlight_headroom``, ``chroma_denoise``)
     by name.
     """
     from mlsm.inference.loading import load_model as _load

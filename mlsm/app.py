@@ -190,6 +190,9 @@ def build_app(methods: MethodCache, *, samples: Sequence[Path] = (), limits: Dem
                 headroom = gr.Checkbox(value=True, label="Highlight headroom",
                                        info="keep a photo's sky, windows and lamps from washing to white, with their own clouds and colours (off: the network's)",
                                        elem_id="highlight-headroom")
+                chroma = gr.Checkbox(value=True, label="Smooth colour noise",
+                                     info="flat areas the brightening lifted lose the colour blotches of camera noise (off: kept)",
+                                     elem_id="chroma-denoise")
                 output_format = gr.Radio(choices=list(OUTPUT_FORMATS), value="PNG", label="Download as",
                                          elem_id="format")
                 enhance = gr.Button("Enhance", variant="primary", elem_id="enhance")
@@ -223,11 +226,11 @@ def build_app(methods: MethodCache, *, samples: Sequence[Path] = (), limits: Dem
             return [str(shutil.copy2(samples[name], folder / samples[name].name))]
 
         def on_enhance(files, model_name, comparison_name, fmt, gain=1.0, keep_well_exposed=False,
-                       colour_balance=True, neutral_shadows=True, highlight_headroom=True):
+                       colour_balance=True, neutral_shadows=True, highlight_headroom=True, chroma_denoise=True):
             result = process(files, model_name, comparison_name, fmt, methods=methods, limits=limits,
                              output_dir=output_dir, brightness=gain, keep_well_exposed=keep_well_exposed,
                              colour_balance=colour_balance, neutral_shadows=neutral_shadows,
-                             highlight_headroom=highlight_headroom)
+                             highlight_headroom=highlight_headroom, chroma_denoise=chroma_denoise)
             if result.errors:
                 gr.Warning(result.errors[0] if len(result.errors) == 1 else f"{len(result.errors)} problems: see Status")
             name = result.comparison_name
@@ -259,7 +262,7 @@ def build_app(methods: MethodCache, *, samples: Sequence[Path] = (), limits: Dem
                            outputs=[video_pair, video_download, video_status])
         sample.change(pick_sample, inputs=sample, outputs=uploads)
         enhance.click(on_enhance, inputs=[uploads, model, comparison, output_format, brightness, keep, balance,
-                                              shadows, headroom],
+                                              shadows, headroom, chroma],
                       outputs=[mlsm_slider, comparison_slider, zoom, status, summary, downloads])
     app.queue(default_concurrency_limit=1, max_size=32)
     return app

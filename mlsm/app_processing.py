@@ -323,7 +323,8 @@ def process(files, model_name: str | None, comparison: str | None = NO_COMPARISO
             output_format: str = "PNG", *, methods: MethodCache, limits: DemoLimits | None = None,
             output_dir: str | Path | None = None, brightness: float = 1.0,
             keep_well_exposed: bool = False, colour_balance: bool = True,
-            neutral_shadows: bool = True, highlight_headroom: bool = True) -> DemoResult:
+            neutral_shadows: bool = True, highlight_headroom: bool = True,
+            chroma_denoise: bool = True) -> DemoResult:
     """Enhance every uploaded photo with the mlsm model and the comparison method.
 
     Args:
@@ -344,6 +345,8 @@ def process(files, model_name: str | None, comparison: str | None = NO_COMPARISO
             --no-neutral-shadows`` turns it off; :mod:`mlsm.inference.shadows`).
         highlight_headroom: a photo's lit parts keep headroom instead of washing to white
             (``mlsm enhance --no-highlight-headroom`` turns it off; :mod:`mlsm.inference.highlights`).
+        chroma_denoise: flat areas the enhancement lifted lose the colour blotches of camera
+            noise (``mlsm enhance --no-chroma-denoise`` turns it off; :mod:`mlsm.inference.chroma`).
 
     Returns:
         A :class:`DemoResult`. Unreadable, corrupt or oversized uploads and unavailable
@@ -379,7 +382,8 @@ def process(files, model_name: str | None, comparison: str | None = NO_COMPARISO
                                                      keep_well_exposed=bool(keep_well_exposed),
                                                      colour_balance=bool(colour_balance),
                                                      neutral_shadows=bool(neutral_shadows),
-                                                     highlight_headroom=bool(highlight_headroom))
+                                                     highlight_headroom=bool(highlight_headroom),
+                                                     chroma_denoise=bool(chroma_denoise))
             runs.append(("mlsm", model))
         if comparison is not None:
             runs.append((comparison, methods.comparison(comparison)))

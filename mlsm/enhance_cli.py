@@ -349,6 +349,10 @@ def register(subparsers) -> None:
                         help="keep the colour the network gives the deepest shadows (by default where the "
                              "photo is too dark to hold colour, under 8 of 255 levels, the output fades to grey "
                              "at the same brightness: a black sky stays black instead of turning olive)")
+    parser.add_argument("--no-chroma-denoise", dest="chroma_denoise", action="store_false",
+                        help="keep the colour blotches a camera's noise leaves in flat areas once they are "
+                             "brightened (by default, on camera-quality photos, the colour of flat areas the "
+                             "enhancement lifted goes to its local mean at the same brightness)")
     parser.add_argument("--no-highlight-headroom", dest="highlight_headroom", action="store_false",
                         help="let the network lift a photo's lit parts (sky, windows, lamps) as far as it "
                              "likes (by default they keep headroom under a ceiling from the photo's own "
@@ -418,7 +422,7 @@ def run(args: argparse.Namespace) -> int:
                                    shift_ensemble=args.shift_ensemble, monotone_gain=args.monotone_gain,
                                    detail=args.detail, keep_well_exposed=args.keep_well_exposed,
                                    colour_balance=args.colour_balance, neutral_shadows=args.neutral_shadows,
-                                   highlight_headroom=args.highlight_headroom)
+                                   highlight_headroom=args.highlight_headroom, chroma_denoise=args.chroma_denoise)
     except ValueError as exc:
         _error(f"--tile/--overlap/--brightness: {exc}")
         return 2

@@ -15,6 +15,9 @@
         ─> highlight headroom (mlsm.inference.highlights: a photo's lit parts held under a ceiling
            from the input's own brightness, the mean luma kept; options.highlight_headroom)
         ─> input detail transfer (mlsm.inference.detail; strength from the input's JPEG quality)
+        ─> chroma denoise (mlsm.inference.chroma: the flat, lifted areas' colour blotches, camera-quality
+           inputs only; options.chroma_denoise)
+        ─> neutral shadows (mlsm.inference.shadows; options.neutral_shadows)
         ─> the input's type back
 
 A backend subclasses :class:`InferenceModel` and implements :meth:`_run_tile` (one padded
@@ -27,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from mlsm.inference.balance import cast_scale, keep_colour_balance
+from mlsm.inference.chroma import denoise_chroma
 from mlsm.inference.detail import input_strength, transfer_detail
 from mlsm.inference.highlights import highlight_headroom
 from mlsm.inference.inputs import as_batch
@@ -157,8 +161,10 @@ class InferenceModel:
             out = keep_colour_balance(image, out, cast_scale(lift, head.floor_chroma if head is not None else None))
         if self.options.highlight_headroom:
             out = highlight_headroom(image, out)
-        strength = self.options.detail if self.options.detail is not None else input_strength(image)
-        out = transfer_detail(image, out, strength)
+        camera_quality = input_strength(image) if (self.options.detail is None or self.options.chroma_denoise) else None
+        out = transfer_detail(image, out, self.options.detail if self.options.detail is not None else camera_quality)
+        if self.options.chroma_denoise:
+            out = denoise_chroma(image, out, camera_quality)
         return neutral_shadows(image, out) if self.options.neutral_shadows else out
 
     def _calibrate(self, image: torch.Tensor, out: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:

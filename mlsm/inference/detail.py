@@ -72,7 +72,7 @@ from mlsm.inference.maps import RELIGHT_SIGMA, gaussian_blur, interp, luma, reli
 from mlsm.inference.shadows import confidence_of_local_luma, local_luma
 
 __all__ = ["GAIN_SIGMA", "ENERGY_SIGMA", "WIENER_K", "NOISE_LEVELS", "NOISE_QUANTILE", "QUALITY_OFF", "QUALITY_FULL", "BAND_PIXELS",
-           "HALO", "strength_for_quality", "input_strength", "noise_sigma", "noise_level_function", "transfer_detail"]
+           "HALO", "strength_for_quality", "per_image_strengths", "input_strength", "noise_sigma", "noise_level_function", "transfer_detail"]
 
 GAIN_SIGMA = RELIGHT_SIGMA
 """Gaussian sigma (pixels) of the local gain map: the one local-luminance sigma
@@ -102,6 +102,19 @@ def strength_for_quality(quality: int | None) -> float:
     if quality is None:
         return 0.0
     return float(min(max((quality - QUALITY_OFF) / (QUALITY_FULL - QUALITY_OFF), 0.0), 1.0))
+
+
+def per_image_strengths(strength, batch: int) -> list[float]:
+    """``strength`` (a number, or one per image) as one float per image of a batch of ``batch``
+    (the detail transfer's and the chroma denoise's argument).
+
+    Raises:
+        ValueError: a list of another length.
+    """
+    strengths = [float(strength)] * batch if np.isscalar(strength) else [float(s) for s in strength]
+    if len(strengths) != batch:
+        raise ValueError(f"strength: {len(strengths)} values for a batch of {batch}")
+    return strengths
 
 
 def input_strength(image: torch.Tensor) -> list[float]:
@@ -193,9 +206,7 @@ def transfer_detail(image: torch.Tensor, enhanced: torch.Tensor, strength) -> to
     at ``strength`` (a number or one per image, in [0, 1]); see the module docstring.
     Images of strength 0 come back unchanged (bit for bit); photos above :data:`BAND_PIXELS`
     run in bands of rows, with the same result."""
-    strengths = [float(strength)] * image.shape[0] if np.isscalar(strength) else [float(s) for s in strength]
-    if len(strengths) != image.shape[0]:
-        raise ValueError(f"strength: {len(strengths)} values for a batch of {image.shape[0]}")
+    strengths = per_image_strengths(strength, image.shape[0])
     if not any(strengths):
         return enhanced
     out = enhanced.clone()

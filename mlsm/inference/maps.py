@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from mlsm.colour import BT601_LUMA, linear_to_srgb, srgb_to_linear
 
-__all__ = ["RELIGHT_SIGMA", "luma", "gaussian_blur", "interp", "relight", "relight_linear"]
+__all__ = ["RELIGHT_SIGMA", "luma", "gaussian_blur", "box_mean", "interp", "relight", "relight_linear"]
 
 RELIGHT_SIGMA = 4.0
 """Gaussian sigma (pixels) of every local luminance of the photo post-processing: the relit
@@ -62,6 +62,26 @@ def _blur_rows(plane: torch.Tensor, weights: list[float], radius: int, mode: str
     return out
 
 
+def box_mean(plane: torch.Tensor, radius: int) -> torch.Tensor:
+    """Mean of (N, C, H, W) over the (2 radius + 1)-pixel square around each pixel, each channel
+    alone; at the borders over the part of the square inside the image (as He et al.'s guided
+    filter). Separable running sums (float64), so the cost does not grow with ``radius``."""
+    return _box_rows(_box_rows(plane, radius, -1), radius, -2)
+
+
+def _box_rows(plane: torch.Tensor, radius: int, axis: int) -> torch.Tensor:
+    """One pass of :func:`box_mean` along ``axis``."""
+    length = plane.shape[axis]
+    sums = torch.cumsum(plane, dim=axis, dtype=torch.float64)
+    sums = torch.cat([torch.zeros_like(sums.narrow(axis, 0, 1)), sums], dim=axis)
+    index = torch.arange(length, device=plane.device)
+    high, low = (index + radius + 1).clamp_(max=length), (index - radius).clamp_(min=0)
+    shape = [1] * plane.dim()
+    shape[axis] = length
+    counts = (high - low).to(torch.float64).view(shape)
+    return sums.index_select(axis, high).sub_(sums.index_select(axis, low)).div_(counts).to(plane.dtype)
+
+
 def interp(values: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
     """``numpy.interp`` for non-decreasing ``xp``: linear inside, the end values outside (a
     repeated ``xp`` takes its first point's value); the monotone gain's and the detail
@@ -88,3 +108,4 @@ def relight_linear(linear: torch.Tensor, guide_luma: torch.Tensor, sigma: float 
     [0, 1]; works in place on ``linear``."""
     gain = gaussian_blur(guide_luma, sigma).div_(gaussian_blur(luma(linear), sigma).clamp_min_(1e-3))
     return linear.mul_(gain).clamp_(0.0, 1.0)
+

@@ -12,13 +12,14 @@ __all__ = ["DEFAULT_TILE", "DEFAULT_OVERLAP", "DEFAULT_OPSET", "CONTEXT_OVERLAP"
 DEFAULT_TILE = 1024
 DEFAULT_OVERLAP = 128
 DEFAULT_OPSET = 17  # ONNX opset of mlsm export-onnx and of in-memory exports
-INFERENCE_REVISION = 8
+INFERENCE_REVISION = 9
 """Bumped whenever the default inference changes a weight file's outputs (2: the shift ensemble
 and the context windows, issue 14; 3: the input detail transfer on camera-quality inputs; 4: the
 monotone local gain; 5: the neutral shadows; 6: the highlight headroom; 7: its lit parts keep the
 input's structure and colour above 4 px, and the shift ensemble's second pass moves 41 px, not 1;
 8: the detail transfer's noise floor per tone, and only the local mean of its detail where the
-input holds few code values, camera-quality inputs only). Cached eval and scorecard cells of an mlsm model carry it
+input holds few code values, camera-quality inputs only; 9: the chroma denoise of flat, lifted
+areas, camera-quality inputs only). Cached eval and scorecard cells of an mlsm model carry it
 with the weights' digest, so a re-run recomputes what an older inference produced."""
 CONTEXT_OVERLAP = 8
 """Context windows share ``context // CONTEXT_OVERLAP`` pixels with each neighbour (1/8 was both
@@ -90,6 +91,11 @@ class InferenceOptions:
             exposed well, the structure and colour above 4 px are the input's (clouds, a blue
             sky) at the output's brightness (:mod:`mlsm.inference.highlights`). Photos darkened as a whole (the synthetic sets,
             LOL) are untouched. Photos only: videos skip it.
+        chroma_denoise: on a camera-quality input (the detail transfer's automatic strength,
+            from its JPEG quality), where the enhancement lifted the photo (2x and more in linear
+            light) and its colour is as flat as noise, the colour blotches of the camera's noise
+            go to their local mean at unchanged luma (:mod:`mlsm.inference.chroma`; DICM 29's
+            ceiling). The paper's setting (QF <= 90) is untouched. Photos only: videos skip it.
     """
 
     tile: int = DEFAULT_TILE
@@ -104,6 +110,7 @@ class InferenceOptions:
     colour_balance: bool = True
     neutral_shadows: bool = True
     highlight_headroom: bool = True
+    chroma_denoise: bool = True
 
     def __post_init__(self):
         if self.context is not None and not (isinstance(self.context, int) and self.context >= 0):
