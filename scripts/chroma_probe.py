@@ -46,7 +46,7 @@ from mlsm.inference import load_model  # noqa: E402
 from mlsm.inference.maps import gaussian_blur, luma  # noqa: E402
 from mlsm.inference.shadows import local_luma, neutral_shadows  # noqa: E402
 from mlsm.io import read_image  # noqa: E402
-from mlsm.io.convert import to_tensor  # noqa: E402
+from mlsm.io.convert import quantize_8bit, to_array, to_tensor, to_uint8  # noqa: E402
 from mlsm.metrics import colourfulness, psnr  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,10 +77,6 @@ def pre_chroma(model, arrays) -> list[tuple[torch.Tensor, torch.Tensor, list[flo
     return cached
 
 
-def eight_bit(image: torch.Tensor) -> np.ndarray:
-    return np.round(image[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255.0) / 255.0
-
-
 def chroma_rms(image: torch.Tensor, output: np.ndarray) -> tuple[float, float]:
     """(flat darker half, brighter third): RMS of the band-passed chroma, code values."""
     out = torch.from_numpy(output).permute(2, 0, 1)[None].float()
@@ -96,6 +92,10 @@ def chroma_rms(image: torch.Tensor, output: np.ndarray) -> tuple[float, float]:
     return dark_rms, float(band[bright].mean().sqrt()) * 255.0
 
 
+DEFAULTS = {name: getattr(chroma, name) for name in CONSTANTS}
+"""The module's own constants, restored before each setting."""
+
+
 def apply_setting(setting: str) -> None:
     """Set :mod:`mlsm.inference.chroma`'s constants for ``setting`` (after a reset)."""
     for name, value in DEFAULTS.items():
@@ -109,12 +109,9 @@ def apply_setting(setting: str) -> None:
         setattr(chroma, name, type(DEFAULTS[name])(float(value)))
 
 
-DEFAULTS = {name: getattr(chroma, name) for name in CONSTANTS}
-
-
 def run(setting: str, x: torch.Tensor, y: torch.Tensor, strength) -> np.ndarray:
     out = y if setting == "off" else chroma.denoise_chroma(x, y, strength)
-    return eight_bit(neutral_shadows(x, out))
+    return quantize_8bit(to_array(neutral_shadows(x, out)))
 
 
 def figure(model, root: Path, path: Path) -> None:
@@ -124,7 +121,7 @@ def figure(model, root: Path, path: Path) -> None:
     rows = []
     for name, (left, top, right, bottom) in FIGURE_CROPS:
         (x, y, strength), = pre_chroma(model, [read_image(root / name)[0]])
-        tiles = [Image.fromarray(np.round(run(s, x, y, strength)[top:bottom, left:right] * 255).astype(np.uint8))
+        tiles = [Image.fromarray(to_uint8(run(s, x, y, strength)[top:bottom, left:right]))
                  for s in ("off", "default")]
         rows.append([tile.resize((2 * tile.width, 2 * tile.height), Image.NEAREST) for tile in tiles])
     gap = 8

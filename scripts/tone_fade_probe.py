@@ -24,7 +24,6 @@ import statistics
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -38,7 +37,7 @@ from mlsm.inference import load_model  # noqa: E402
 from mlsm.inference.maps import gaussian_blur, interp, luma  # noqa: E402
 from mlsm.inference.shadows import confidence_of_local_luma, local_luma  # noqa: E402
 from mlsm.io import read_image  # noqa: E402
-from mlsm.io.convert import to_tensor  # noqa: E402
+from mlsm.io.convert import quantize_8bit, to_array, to_tensor  # noqa: E402
 from mlsm.metrics import psnr  # noqa: E402
 from region_probe import region_spread  # noqa: E402
 
@@ -64,10 +63,6 @@ def faded_monotone_gain(image: torch.Tensor, enhanced: torch.Tensor) -> torch.Te
     return out
 
 
-def eight_bit(image: torch.Tensor) -> np.ndarray:
-    return np.round(image[0].permute(1, 2, 0).numpy() * 255.0) / 255.0
-
-
 def main() -> int:
     model = load_model("mlsm_small.real_exposure")
     lol = ROOT / "data" / "lol_val" / "our485"
@@ -83,10 +78,10 @@ def main() -> int:
             scores = []
             for degrade in (lambda a: compress(a, 90)[0], lambda a: a):
                 scores.append(statistics.fmean(
-                    psnr(eight_bit(model.enhance_tensor(to_tensor(degrade(read_image(p)[0])))),
+                    psnr(quantize_8bit(to_array(model.enhance_tensor(to_tensor(degrade(read_image(p)[0]))))),
                          read_image(lol / "high" / p.name)[0]) for p in lows))
             scores.append(statistics.fmean(
-                psnr(eight_bit(model.enhance_tensor(to_tensor(read_image(p)[0]))),
+                psnr(quantize_8bit(to_array(model.enhance_tensor(to_tensor(read_image(p)[0])))),
                      read_image(kodak / "gt" / f"{p.stem}.png")[0]) for p in kodak_inputs))
             print(f"| {name} | {sky[0]:.2f} / {sky[1]:.2f} / {sky[2]:.2f} | {scores[0]:.3f} | {scores[1]:.3f} | "
                   f"{scores[2]:.3f} |", flush=True)

@@ -145,6 +145,8 @@ def _upsampled(maps: torch.Tensor, r0: int, r1: int, width: int) -> torch.Tensor
     part = F.interpolate(maps[..., low0:low1, :], scale_factor=SCALE, mode="bilinear", align_corners=False)
     top = r0 - low0 * SCALE
     return part[..., top: top + r1 - r0, :width]
+
+
 @torch.no_grad()
 def denoise_chroma(image: torch.Tensor, enhanced: torch.Tensor, strength) -> torch.Tensor:
     """``enhanced`` (N, 3, H, W) with the colour of its flat, lifted areas smoothed (module

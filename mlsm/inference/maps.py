@@ -108,4 +108,3 @@ def relight_linear(linear: torch.Tensor, guide_luma: torch.Tensor, sigma: float 
     [0, 1]; works in place on ``linear``."""
     gain = gaussian_blur(guide_luma, sigma).div_(gaussian_blur(luma(linear), sigma).clamp_min_(1e-3))
     return linear.mul_(gain).clamp_(0.0, 1.0)
-
