@@ -53,7 +53,7 @@ def test_flat_lifted_colour_blotches_go_at_unchanged_luma():
     out = denoise_chroma(dark, lifted, 1.0)
     before, after = _blotch_rms(lifted), _blotch_rms(out)
     assert before > 1.5 / 255  # the blotches lifted x16: 1.9 code values RMS in the band (2.4 in all)
-    assert after < 0.25 * before, (before, after)  # 0.39
+    assert after < 0.25 * before, (before, after)  # 0.32 at 1/4 resolution
     assert torch.allclose(luma(out), luma(lifted), atol=1e-5)
 
 
