@@ -43,7 +43,7 @@ REVISION_7_K = 1.5
 
 def global_rule(image: torch.Tensor, enhanced: torch.Tensor, strength: float) -> torch.Tensor:
     """Revision 7's transfer: one Immerkaer noise sigma of the lifted input's luma per photo."""
-    lifted = relight(image, enhanced, detail.GAIN_SIGMA)
+    lifted = relight(image, enhanced)
     noise = float(detail.noise_sigma(luma(lifted))[0])
     left_out = lifted - enhanced
     energy = gaussian_blur(luma(left_out) ** 2, detail.ENERGY_SIGMA).clamp_min(1e-12)
@@ -60,7 +60,7 @@ def amplified_rule(image: torch.Tensor, enhanced: torch.Tensor, strength: float,
     parts = responses[order].tensor_split(detail.NOISE_LEVELS)
     centres = torch.stack([part.mean() for part in levels.tensor_split(detail.NOISE_LEVELS)])
     floors = torch.stack([detail._sigma_from_responses(part) for part in parts])
-    lifted = relight(image, enhanced, detail.GAIN_SIGMA)
+    lifted = relight(image, enhanced)
     amplification = gaussian_blur(luma(lifted), detail.ENERGY_SIGMA) / level.clamp_min(0.5 / 255)
     sigma = interp(level, centres, floors) * amplification
     left_out = lifted - enhanced

@@ -34,7 +34,7 @@ import mlsm.inference.tone as tone  # noqa: E402
 from mlsm.colour import linear_to_srgb, srgb_to_linear  # noqa: E402
 from mlsm.data.degrade import compress  # noqa: E402
 from mlsm.inference import load_model  # noqa: E402
-from mlsm.inference.maps import gaussian_blur, interp, luma  # noqa: E402
+from mlsm.inference.maps import interp, local_gain, luma  # noqa: E402
 from mlsm.inference.shadows import confidence_of_local_luma, local_luma  # noqa: E402
 from mlsm.io import read_image  # noqa: E402
 from mlsm.io.convert import quantize_8bit, to_array, to_tensor  # noqa: E402
@@ -54,9 +54,7 @@ def faded_monotone_gain(image: torch.Tensor, enhanced: torch.Tensor) -> torch.Te
         confidence = confidence_of_local_luma(local_luma(image[n:n + 1]))
         x_lin = srgb_to_linear(image[n:n + 1].clamp(0.0, 1.0))
         y_lin = srgb_to_linear(enhanced[n:n + 1].clamp(0.0, 1.0))
-        input_luma = gaussian_blur(luma(x_lin), tone.SIGMA).clamp_min_(tone._FLOOR)
-        gain = gaussian_blur(luma(y_lin), tone.SIGMA).div_(input_luma).clamp_min_(1e-6)
-        log_input = input_luma.log_()
+        log_input, gain = local_gain(luma(x_lin), luma(y_lin), with_level=True)
         centres, floor = tone.gain_floor(log_input, gain)
         lift = interp(log_input, centres, floor).div_(gain).clamp_min_(1.0).sub_(1.0).mul_(confidence).add_(1.0)
         out[n:n + 1] = linear_to_srgb(y_lin.mul_(lift).clamp_(0.0, 1.0)).clamp_(0.0, 1.0)

@@ -13,7 +13,8 @@ out and equals the previous default bit for bit; then the channels-last network 
 a few pixels by one level, and the highlight headroom, ``no_highlight_headroom`` leaves it out; then
 the headroom's lit structure and the 41 px shift of the ensemble's second pass, inference revision 7;
 then the detail transfer's noise floor per tone, revision 8; then the chroma denoise, revision 9:
-``no_chroma_denoise`` leaves it out and equals revision 8's default bit for bit). The runs are subprocesses with the
+``no_chroma_denoise`` leaves it out and equals revision 8's default bit for bit; then the
+edge-aware local gain of the monotone gain and the relight, revision 10). The runs are subprocesses with the
 CLI's own thread default, as a user runs it.
 
 torch's CPU kernels are deterministic for one build and one CPU kind, but another CPU kind

@@ -63,10 +63,10 @@ import torch.nn.functional as F
 
 from mlsm.colour import srgb_to_linear
 from mlsm.inference.detail import per_image_strengths
-from mlsm.inference.maps import box_mean, gaussian_blur, luma
+from mlsm.inference.maps import box_mean, gaussian_blur, guided_coefficients, luma
 
 __all__ = ["SCALE", "RADIUS", "EPS", "LIFT_LOW", "LIFT_HIGH", "FLAT_RADIUS", "FLAT_LOW", "FLAT_HIGH",
-           "guided_coefficients", "denoise_chroma"]
+           "denoise_chroma"]
 
 SCALE = 4
 """Subsampling of everything but the final sum: chroma noise blotches span 5-60 px, and the
@@ -94,22 +94,6 @@ _GAIN_SIGMA = 1.0
 """Gaussian sigma (subsampled pixels) of the local gain: 4 full-resolution pixels."""
 _ROWS = 512
 """Full-resolution rows per chunk of the final sum (a multiple of :data:`SCALE`)."""
-
-
-def guided_coefficients(guide: torch.Tensor, source: torch.Tensor, radius: int, eps: float
-                        ) -> tuple[torch.Tensor, torch.Tensor]:
-    """He et al.'s guided filter of ``source`` (N, C, H, W) by the one-channel ``guide``
-    (N, 1, H, W) as its coefficients ``(a, b)``, each (N, C, H, W): per window of side
-    ``2 radius + 1`` the least-squares affine map of the guide to each channel (ridge ``eps`` on
-    the slope), averaged over the windows holding each pixel; the filtered source is
-    ``a * guide + b``."""
-    mean_guide = box_mean(guide, radius)
-    mean_source = box_mean(source, radius)
-    covariance = box_mean(guide * source, radius).sub_(mean_guide * mean_source)
-    variance = box_mean(guide * guide, radius).sub_(mean_guide * mean_guide)
-    slope = covariance.div_(variance.add_(eps))
-    offset = mean_source.sub_(slope * mean_guide)
-    return box_mean(slope, radius), box_mean(offset, radius)
 
 
 def _weight(image: torch.Tensor, enhanced: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor:

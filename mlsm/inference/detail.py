@@ -10,7 +10,7 @@ Wiener gain keeps the part that stands above the noise.
 
 What it computes, for RGB in [0, 1] (``x`` the input, ``y`` the enhanced output)::
 
-    G   = blur(Ylin(y), GAIN_SIGMA) / blur(Ylin(x), GAIN_SIGMA)    local gain (linear light)
+    G   = local_gain(Ylin(x), Ylin(y))          local gain (linear light, edge-aware)
     g   = sRGB(lin(x) * G)                      the input at the output's local brightness
     d   = g - y                                 what the network left out: texture and noise
     L   = blur(Y(x), 2 px)                      the input's local luma (the neutral shadows' map)
@@ -22,7 +22,11 @@ What it computes, for RGB in [0, 1] (``x`` the input, ``y`` the enhanced output)
     d'  = blur(d, ENERGY_SIGMA) + c (d - blur(d, ENERGY_SIGMA))
     out = y + strength * w * d'
 
-``Ylin`` is the BT.601-weighted linear-light luminance, ``Y`` the BT.601 luma. Where ``d``'s
+``Ylin`` is the BT.601-weighted linear-light luminance, ``Y`` the BT.601 luma, ``local_gain``
+:func:`mlsm.inference.maps.local_gain` (a guided filter of the log gain by the input's log
+luminance; inference revision 10: the Gaussian gain before it, sigma 4 px, took a lamp's small
+gain for its dark surroundings, so ``d`` was strongly negative in a ring around every light of a
+night scene and passed the Wiener gain as "texture": a dark halo, DICM 27). Where ``d``'s
 local energy is at the noise floor of its tone (flat dark areas, LOL's noisy rooms) ``w`` is
 small and the network's denoised output stays; on texture and edges ``w`` goes to 1. The
 brightness stays the network's (and the exposure head's): ``G`` is read from the output.
@@ -68,15 +72,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mlsm.inference.maps import RELIGHT_SIGMA, gaussian_blur, interp, luma, relight
+from mlsm.inference.maps import GAIN_REACH, gaussian_blur, interp, luma, relight
 from mlsm.inference.shadows import confidence_of_local_luma, local_luma
 
-__all__ = ["GAIN_SIGMA", "ENERGY_SIGMA", "WIENER_K", "NOISE_LEVELS", "NOISE_QUANTILE", "QUALITY_OFF", "QUALITY_FULL", "BAND_PIXELS",
+__all__ = ["ENERGY_SIGMA", "WIENER_K", "NOISE_LEVELS", "NOISE_QUANTILE", "QUALITY_OFF", "QUALITY_FULL", "BAND_PIXELS",
            "HALO", "strength_for_quality", "per_image_strengths", "input_strength", "noise_sigma", "noise_level_function", "transfer_detail"]
 
-GAIN_SIGMA = RELIGHT_SIGMA
-"""Gaussian sigma (pixels) of the local gain map: the one local-luminance sigma
-(:data:`mlsm.inference.maps.RELIGHT_SIGMA`)."""
 ENERGY_SIGMA = 2.0
 """Gaussian sigma (pixels) of the local energy of the left-out detail in the Wiener gain."""
 WIENER_K = 1.0
@@ -169,8 +170,8 @@ BAND_PIXELS = 1 << 22
 """Photos above this many pixels (4 MP) are processed in bands of rows (with :data:`HALO` rows
 of context each side, so the result is the same as in one piece): memory stays a few band-sized
 tensors instead of a few photo-sized ones (12 MP: about 0.9 GiB less)."""
-HALO = math.ceil(3.0 * GAIN_SIGMA) + math.ceil(3.0 * ENERGY_SIGMA)
-"""Rows of context a band needs: the gain blur's radius plus the energy blur's."""
+HALO = GAIN_REACH + math.ceil(3.0 * ENERGY_SIGMA)
+"""Rows of context a band needs: the local gain's reach plus the energy blur's radius."""
 
 
 def _bands(height: int, width: int) -> list[tuple[int, int, int, int]]:
@@ -184,7 +185,7 @@ def _band_maps(image: torch.Tensor, enhanced: torch.Tensor) -> tuple[torch.Tenso
     """Of one band: ``d = relight(x, y) - y`` (N, 3, H, W), its local energy ``E =
     blur(Y(d)^2)`` (N, 1, H, W, at least 1e-12) and the input's local luma ``L`` (N, 1, H, W,
     :func:`mlsm.inference.shadows.local_luma`)."""
-    left_out = relight(image, enhanced, GAIN_SIGMA).sub_(enhanced)
+    left_out = relight(image, enhanced).sub_(enhanced)
     energy = gaussian_blur(luma(left_out).square_(), ENERGY_SIGMA).clamp_min_(1e-12)
     return left_out, energy, local_luma(image)
 

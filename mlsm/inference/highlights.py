@@ -76,7 +76,7 @@ import torch
 import torch.nn.functional as F
 
 from mlsm.colour import linear_to_srgb, srgb_to_linear
-from mlsm.inference.maps import RELIGHT_SIGMA, gaussian_blur, luma, relight_linear
+from mlsm.inference.maps import gaussian_blur, luma, relight_linear
 
 __all__ = ["HEADROOM", "GATE_LOW", "GATE_HIGH", "SIGMA", "STRUCTURE_SIGMA", "WELL_EXPOSED", "lit_gate",
            "headroom_ceiling", "cap_highlights", "lift", "lift_for_mean", "well_exposed_weight", "keep_lit_structure",
@@ -89,9 +89,9 @@ GATE_LOW = 0.6
 """Brightest local input luma at and below which the photo has no lit parts (no ceiling)."""
 GATE_HIGH = 0.8
 """Brightest local input luma from which the full ceiling applies."""
-SIGMA = RELIGHT_SIGMA
-"""Gaussian sigma (pixels) of the local luminances: the one local-luminance sigma
-(:data:`mlsm.inference.maps.RELIGHT_SIGMA`)."""
+SIGMA = 4.0
+"""Gaussian sigma (pixels) of the local luminances of the ceiling and the lit gate: smooth on
+purpose (a ceiling that followed every edge would flatten the lit parts' contrast)."""
 STRUCTURE_SIGMA = 16.0
 """Gaussian sigma (pixels) of the gain that brings the input to the output's brightness in the
 lit parts (:func:`keep_lit_structure`): the input's structure above :data:`SIGMA` and the

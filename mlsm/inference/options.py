@@ -12,14 +12,15 @@ __all__ = ["DEFAULT_TILE", "DEFAULT_OVERLAP", "DEFAULT_OPSET", "CONTEXT_OVERLAP"
 DEFAULT_TILE = 1024
 DEFAULT_OVERLAP = 128
 DEFAULT_OPSET = 17  # ONNX opset of mlsm export-onnx and of in-memory exports
-INFERENCE_REVISION = 9
+INFERENCE_REVISION = 10
 """Bumped whenever the default inference changes a weight file's outputs (2: the shift ensemble
 and the context windows, issue 14; 3: the input detail transfer on camera-quality inputs; 4: the
 monotone local gain; 5: the neutral shadows; 6: the highlight headroom; 7: its lit parts keep the
 input's structure and colour above 4 px, and the shift ensemble's second pass moves 41 px, not 1;
 8: the detail transfer's noise floor per tone, and only the local mean of its detail where the
 input holds few code values, camera-quality inputs only; 9: the chroma denoise of flat, lifted
-areas, camera-quality inputs only). Cached eval and scorecard cells of an mlsm model carry it
+areas, camera-quality inputs only; 10: the edge-aware local gain of the monotone gain and the
+relight, :func:`mlsm.inference.maps.local_gain`: no halos around lights). Cached eval and scorecard cells of an mlsm model carry it
 with the weights' digest, so a re-run recomputes what an older inference produced."""
 CONTEXT_OVERLAP = 8
 """Context windows share ``context // CONTEXT_OVERLAP`` pixels with each neighbour (1/8 was both

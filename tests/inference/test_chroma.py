@@ -7,8 +7,8 @@ import torch.nn.functional as F
 
 import mlsm.inference.chroma as chroma
 from mlsm.colour import linear_to_srgb, srgb_to_linear
-from mlsm.inference.chroma import denoise_chroma, guided_coefficients
-from mlsm.inference.maps import box_mean, gaussian_blur, luma
+from mlsm.inference.chroma import denoise_chroma
+from mlsm.inference.maps import box_mean, gaussian_blur, guided_coefficients, luma
 
 
 def _blotches(size: int = 128, amplitude: float = 0.012, seed: int = 0) -> torch.Tensor:
